@@ -1,0 +1,1 @@
+"""Fuzzy phrase matching for recognised Chinese text (to be implemented)."""
