@@ -1,0 +1,137 @@
+"""The `callassist` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from importlib.resources import files
+from pathlib import Path
+
+from callassist import __version__
+from callassist.errors import CallassistError
+from callassist.report import summary_text, write_json_atomically
+from callassist.replay import ReplayRequest, replay
+from callassist.scriptpack import ScriptPack, check_packs, load_pack
+from callassist.settings import Settings, load_settings
+
+
+def sample_call_dir() -> Path:
+    return Path(str(files("callassist.samples")))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, help="config file (default: ./callassist.toml, then the user config)")
+    common.add_argument(
+        "--scripts", type=Path, action="append", default=[], metavar="PATH",
+        help="extra script pack (TOML file or folder) over the standard one; repeatable",
+    )
+
+    parser = argparse.ArgumentParser(prog="callassist", description="Offline call-centre script assistant.")
+    parser.add_argument("--version", action="version", version=f"callassist {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    replay_cmd = commands.add_parser("replay", parents=[common], help="replay a recorded call through the rules")
+    replay_cmd.add_argument("audio", nargs="?", type=Path, help="call recording (WAV, FLAC, OGG)")
+    replay_cmd.add_argument("--transcript", type=Path, help="transcript, JSON Lines")
+    replay_cmd.add_argument("--report", type=Path, help="write the JSON report here (else print a summary)")
+    replay_cmd.add_argument("--headless", action="store_true", help="no screen: print or write the report")
+
+    demo = commands.add_parser("demo", parents=[common], help="replay the bundled sample call")
+    demo.add_argument("--headless", action="store_true", help="no screen: print the report summary")
+
+    scripts = commands.add_parser("scripts", help="check or show script packs")
+    scripts_commands = scripts.add_subparsers(dest="scripts_command", required=True, metavar="ACTION")
+    check = scripts_commands.add_parser("check", help="validate packs; lists every problem, exit 1 on any")
+    check.add_argument("paths", nargs="*", type=Path, help="pack files or folders (default: the standard pack)")
+    show = scripts_commands.add_parser("show", parents=[common], help="print the effective pack")
+    show.add_argument("--json", action="store_true", help="as JSON instead of text")
+    return parser
+
+
+def effective_pack(settings: Settings, extra: list[Path]) -> ScriptPack:
+    configured = [settings.base_dir / p for p in settings.scripts.extra]
+    placeholders = {"company": settings.call.company, "agent": settings.call.agent}
+    return load_pack(configured + extra, placeholders)
+
+
+def run_replay(args: argparse.Namespace, request: ReplayRequest) -> int:
+    settings = load_settings(args.config)
+    report = replay(request, settings, effective_pack(settings, args.scripts))
+    if getattr(args, "report", None):
+        write_json_atomically(args.report, report)
+        print(f"report written: {args.report} ({len(report['events'])} events, score {report['score']['value']})")
+    else:
+        print(summary_text(report))
+    return 0
+
+
+def run_scripts(args: argparse.Namespace) -> int:
+    if args.scripts_command == "check":
+        problems = check_packs(args.paths)
+        for problem in problems:
+            print(problem)
+        checked = ", ".join(map(str, args.paths)) or "standard pack"
+        print(f"{len(problems)} problem(s) in {checked}", file=sys.stderr)
+        return 1 if problems else 0
+    settings = load_settings(args.config)
+    pack = effective_pack(settings, args.scripts)
+    if args.json:
+        print(json.dumps(pack_to_json(pack), ensure_ascii=False, indent=2))
+    else:
+        print(pack_to_text(pack))
+    return 0
+
+
+def pack_to_json(pack: ScriptPack) -> dict:
+    from dataclasses import asdict
+
+    return {
+        "sources": list(pack.sources),
+        "situations": [asdict(s) for s in pack.situations.values()],
+        "forbidden": [asdict(f) for f in pack.forbidden],
+        "required": [asdict(r) for r in pack.required.values()],
+        "cues": [asdict(c) for c in pack.cues],
+    }
+
+
+def pack_to_text(pack: ScriptPack) -> str:
+    def where(entry) -> str:
+        return f"  ({entry.source.path}:{entry.source.line})" if entry.source else ""
+
+    lines = ["# effective script pack from: " + ", ".join(pack.sources), "", "## situations"]
+    for s in pack.situations.values():
+        lines.append(f"{s.id} [{s.kind}] {s.title}{where(s)}")
+        for number, step in enumerate(s.steps, start=1):
+            wait = f"  (then wait {step.wait:g} s)" if step.wait else ""
+            lines.append(f"  {number}. {pack.fill(step.say)}{wait}")
+        if s.advice:
+            lines.append(f"  advice: {s.advice}")
+    lines += ["", "## forbidden"]
+    lines += [f"{f.id}: 「{f.phrase}」 -> {f.situation}{where(f)}" for f in pack.forbidden]
+    lines += ["", "## required"]
+    for r in pack.required.values():
+        lines.append(f"{r.id} ({r.where}): " + " / ".join(f"「{pack.fill(p)}」" for p in r.phrases) + where(r))
+    lines += ["", "## cues"]
+    for c in pack.cues:
+        evidence = " ".join(c.phrases) or c.characters or c.pattern or ""
+        lines.append(f"{c.id} -> {c.situation} [{c.speaker}]: {evidence}{where(c)}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "replay":
+            return run_replay(args, ReplayRequest(audio=args.audio, transcript=args.transcript))
+        if args.command == "demo":
+            sample = sample_call_dir()
+            return run_replay(args, ReplayRequest(transcript=sample / "sample_call.jsonl"))
+        return run_scripts(args)
+    except CallassistError as error:
+        print(f"callassist: error: {error}", file=sys.stderr)
+        return error.exit_status
+    except KeyboardInterrupt:
+        print("callassist: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,31 @@
+"""One small detector per situation. The order matters only for the hold detector, which
+runs first because the silence detectors read the hold state it keeps."""
+
+from callassist.detectors.angry_caller import AngryCallerDetector
+from callassist.detectors.base import CallState, Detector, DetectorContext
+from callassist.detectors.closing import ClosingDetector
+from callassist.detectors.crosstalk import CrosstalkDetector
+from callassist.detectors.dead_air import DeadAirDetector
+from callassist.detectors.dialect import DialectDetector
+from callassist.detectors.fast_speech import FastSpeechDetector
+from callassist.detectors.forbidden_phrase import ForbiddenPhraseDetector
+from callassist.detectors.greeting import GreetingDetector
+from callassist.detectors.hints import HintDetector
+from callassist.detectors.hold import HoldDetector
+from callassist.detectors.silent_caller import SilentCallerDetector
+
+DETECTORS: tuple[type[Detector], ...] = (
+    HoldDetector,
+    SilentCallerDetector,
+    DeadAirDetector,
+    CrosstalkDetector,
+    ForbiddenPhraseDetector,
+    GreetingDetector,
+    ClosingDetector,
+    FastSpeechDetector,
+    AngryCallerDetector,
+    DialectDetector,
+    HintDetector,
+)
+
+__all__ = ["DETECTORS", "CallState", "Detector", "DetectorContext"]

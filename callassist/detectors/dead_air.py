@@ -1,0 +1,31 @@
+"""Dead air: the caller has finished and the agent says nothing for too long, not on hold."""
+
+from __future__ import annotations
+
+from callassist.detectors.base import Detector
+from callassist.timeline import SpeechEnded, SpeechStarted
+
+
+class DeadAirDetector(Detector):
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.caller_finished: float | None = None
+
+    def on_speech_started(self, item: SpeechStarted) -> None:
+        self.caller_finished = None
+
+    def on_speech_ended(self, item: SpeechEnded) -> None:
+        if item.speaker == "caller" and not self.state.speaking["agent"]:
+            self.caller_finished = item.t
+
+    def deadline(self) -> float | None:
+        state = self.state
+        if self.caller_finished is None or state.on_hold or state.anyone_speaking or state.ended_by:
+            return None
+        anchor = max(self.caller_finished, state.hold_ended_at or 0.0)
+        return anchor + self.settings.timings.dead_air
+
+    def on_deadline(self, t: float) -> None:
+        start = t - self.settings.timings.dead_air
+        self.ctx.event("agent_dead_air", "violation", t, start, t, "agent")
+        self.caller_finished = None

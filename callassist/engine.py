@@ -1,0 +1,130 @@
+"""The timeline engine: feeds stream-time-ordered inputs to the detectors and collects events.
+
+Time only moves through the inputs: before an input at `t` is handled, every detector deadline
+up to `t` fires at its own instant, so a recording replays deterministically at any speed and a
+live call behaves the same as its replay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from callassist.detectors import DETECTORS, CallState, Detector, DetectorContext
+from callassist.events import Event
+from callassist.heard import HeardText
+from callassist.matching import PhraseMatcher
+from callassist.scriptpack import ScriptPack
+from callassist.settings import Settings
+from callassist.timeline import (
+    EngineInput,
+    HoldChanged,
+    LevelFrame,
+    ManualSituation,
+    SpeechEnded,
+    SpeechStarted,
+    UtteranceHeard,
+)
+
+
+class Engine:
+    def __init__(
+        self,
+        pack: ScriptPack,
+        settings: Settings,
+        matcher: PhraseMatcher | None = None,
+        caller_audio: bool = True,
+    ) -> None:
+        self.pack = pack
+        self.settings = settings
+        self.state = CallState(caller_audio=caller_audio)
+        self.events: list[Event] = []
+        self._new: list[Event] = []
+        self.ctx = DetectorContext(
+            pack=pack,
+            settings=settings,
+            matcher=matcher or PhraseMatcher(settings.matching.threshold),
+            state=self.state,
+            emit=self._new.append,
+        )
+        self.detectors: list[Detector] = [cls(self.ctx) for cls in DETECTORS]
+        self.finished = False
+
+    def detector(self, cls: type[Detector]) -> Detector:
+        return next(d for d in self.detectors if isinstance(d, cls))
+
+    def feed(self, item: EngineInput) -> list[Event]:
+        """Handle one input; returns the events it (and any deadline before it) raised."""
+        if item.t < self.state.now:
+            raise ValueError(f"input at {item.t:.3f}s arrived after stream time {self.state.now:.3f}s")
+        self._advance(item.t)
+        self.state.now = item.t
+        self._dispatch(item)
+        return self._take()
+
+    def feed_all(self, items: Iterable[EngineInput]) -> list[Event]:
+        raised = []
+        for item in items:
+            raised.extend(self.feed(item))
+        return raised
+
+    def advance(self, t: float) -> list[Event]:
+        """Let stream time reach `t` with no input (live: called on every audio block)."""
+        self._advance(t)
+        self.state.now = max(self.state.now, t)
+        return self._take()
+
+    def finish(self, t: float) -> list[Event]:
+        """The call ends at `t`: fire what is due, then the end-of-call checks."""
+        self._advance(t)
+        self.state.now = max(self.state.now, t)
+        for detector in self.detectors:
+            detector.on_call_end(self.state.now)
+        self.finished = True
+        return self._take()
+
+    def _advance(self, t: float) -> None:
+        while True:
+            due = [(d.deadline(), i) for i, d in enumerate(self.detectors)]
+            due = [(when, i) for when, i in due if when is not None and when <= t]
+            if not due:
+                return
+            when, index = min(due)
+            self.state.now = max(self.state.now, when)
+            self.detectors[index].on_deadline(when)
+
+    def _dispatch(self, item: EngineInput) -> None:
+        state = self.state
+        match item:
+            case SpeechStarted(t=t, speaker=speaker):
+                state.speaking[speaker] = True
+                state.speech_start[speaker] = t
+                if state.first_speech[speaker] is None:
+                    state.first_speech[speaker] = t
+                for d in self.detectors:
+                    d.on_speech_started(item)
+            case SpeechEnded(t=t, speaker=speaker):
+                state.speaking[speaker] = False
+                state.last_speech_end[speaker] = t
+                for d in self.detectors:
+                    d.on_speech_ended(item)
+            case UtteranceHeard():
+                heard = HeardText(item.utterance, final=item.final, key=item.key)
+                if item.final:
+                    state.utterances[heard.utterance.speaker] += 1
+                for d in self.detectors:
+                    d.on_heard(heard)
+            case LevelFrame():
+                for d in self.detectors:
+                    d.on_level(item)
+            case HoldChanged():
+                for d in self.detectors:
+                    d.on_hold_changed(item)
+            case ManualSituation():
+                for d in self.detectors:
+                    d.on_manual(item)
+
+    def _take(self) -> list[Event]:
+        new = self._new[:]
+        self._new.clear()
+        self.events.extend(new)
+        return new

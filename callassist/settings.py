@@ -1,0 +1,207 @@
+"""Settings: defaults from `defaults.toml`, overridden by the user's config file."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tomllib
+from dataclasses import dataclass, fields
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from callassist.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class CallSettings:
+    company: str
+    agent: str
+
+
+@dataclass(frozen=True)
+class ScriptsSettings:
+    extra: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TimingSettings:
+    silent_step: float
+    dead_air: float
+    crosstalk_overlap: float
+    hold_check_back: float
+    greeting_within: float
+    episode_gap: float
+    hangup_step_wait: float
+
+
+@dataclass(frozen=True)
+class SpeechRateSettings:
+    max_chars_per_second: float
+    min_duration: float
+
+
+@dataclass(frozen=True)
+class MatchingSettings:
+    threshold: float
+
+
+@dataclass(frozen=True)
+class DialectSettings:
+    min_characters: int
+    low_confidence: float
+    min_words_for_confidence: int
+
+
+@dataclass(frozen=True)
+class ScoreSettings:
+    start: int
+    deductions: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Settings:
+    call: CallSettings
+    scripts: ScriptsSettings
+    timings: TimingSettings
+    speech_rate: SpeechRateSettings
+    matching: MatchingSettings
+    dialect: DialectSettings
+    score: ScoreSettings
+    source: str  # the config file used, or "defaults"
+    base_dir: Path  # relative paths in the config are relative to this folder
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"source": self.source}
+        for section in SECTIONS:
+            value = getattr(self, section)
+            out[section] = {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+        return out
+
+
+SECTIONS: dict[str, type] = {
+    "call": CallSettings,
+    "scripts": ScriptsSettings,
+    "timings": TimingSettings,
+    "speech_rate": SpeechRateSettings,
+    "matching": MatchingSettings,
+    "dialect": DialectSettings,
+    "score": ScoreSettings,
+}
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def user_config_path() -> Path:
+    if sys.platform == "win32":
+        base = Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming"))
+    else:
+        base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "callassist" / "config.toml"
+
+
+def find_config(explicit: Path | None) -> Path | None:
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"{explicit}: config file not found; check the --config path")
+        return explicit
+    for candidate in (Path("callassist.toml"), user_config_path()):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_settings(config: Path | None = None) -> Settings:
+    """Defaults overlaid with the first config file found (see defaults.toml for the order)."""
+    defaults_text = files("callassist").joinpath("defaults.toml").read_text(encoding="utf-8")
+    merged = tomllib.loads(defaults_text)
+    path = find_config(config)
+    if path is None:
+        return _build(merged, "defaults", Path.cwd())
+    text = _read(path)
+    try:
+        overrides = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}:{_toml_error_line(error)}: {_toml_error_message(error)}") from None
+    _overlay(merged, overrides, path, text, prefix="")
+    return _build(merged, str(path), path.resolve().parent)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read config file ({error})") from None
+
+
+def _overlay(base: dict, overrides: dict, path: Path, text: str, prefix: str) -> None:
+    for key, value in overrides.items():
+        dotted = f"{prefix}{key}"
+        if key not in base:
+            allowed = ", ".join(sorted(base)) if base else "none"
+            if prefix == "score.deductions.":  # deductions are open: any event id may be weighed
+                base[key] = value
+                continue
+            line = key_line(text, dotted)
+            raise ConfigError(f"{path}:{line}: {dotted}: unknown setting (known here: {allowed})")
+        if isinstance(base[key], dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path}:{key_line(text, dotted)}: {dotted}: must be a [section]")
+            _overlay(base[key], value, path, text, prefix=f"{dotted}.")
+            continue
+        if not _same_type(base[key], value):
+            expected = type(base[key]).__name__
+            line = key_line(text, dotted)
+            raise ConfigError(f"{path}:{line}: {dotted}: must be {expected}, not {value!r}")
+        base[key] = value
+
+
+def _same_type(default: Any, value: Any) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(default))
+
+
+def _build(data: dict, source: str, base_dir: Path) -> Settings:
+    sections = {}
+    for name, cls in SECTIONS.items():
+        values = dict(data[name])
+        for f in fields(cls):
+            if f.type == "tuple[str, ...]":
+                values[f.name] = tuple(values[f.name])
+            elif f.type == "float":
+                values[f.name] = float(values[f.name])
+        sections[name] = cls(**values)
+    return Settings(**sections, source=source, base_dir=base_dir)
+
+
+def key_line(text: str, dotted: str) -> int:
+    """Line of `section.key` in a flat TOML file (tomllib keeps no positions)."""
+    *section_parts, key = dotted.split(".")
+    section = ".".join(section_parts)
+    current = ""
+    header = re.compile(r"^\s*\[([^\[\]]+)\]\s*(#.*)?$")
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = header.match(line)
+        if match:
+            current = match.group(1).strip()
+            if current == dotted:
+                return number
+            continue
+        if current == section and re.match(rf"^\s*{re.escape(key)}\s*=", line):
+            return number
+    return 1
+
+
+def _toml_error_line(error: tomllib.TOMLDecodeError) -> int:
+    match = re.search(r"line (\d+)", str(error))
+    return int(match.group(1)) if match else 1
+
+
+def _toml_error_message(error: tomllib.TOMLDecodeError) -> str:
+    return re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error)) + " (TOML syntax)"

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from callassist.scriptpack import load_pack
+from callassist.settings import load_settings
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(autouse=True)
+def isolated_config(tmp_path_factory, monkeypatch):
+    """Tests never read a developer's own config: no ./callassist.toml, empty config folder."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("APPDATA", str(home / "appdata"))
+    monkeypatch.chdir(home)
+
+
+@pytest.fixture(scope="session")
+def settings():
+    return load_settings(None)
+
+
+@pytest.fixture(scope="session")
+def pack():
+    return load_pack([], {"company": "平安", "agent": "三零二"})
