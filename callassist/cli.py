@@ -35,6 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     replay_cmd = commands.add_parser("replay", parents=[common], help="replay a recorded call through the rules")
     replay_cmd.add_argument("audio", nargs="?", type=Path, help="call recording (WAV, FLAC, OGG)")
     replay_cmd.add_argument("--transcript", type=Path, help="transcript, JSON Lines")
+    replay_cmd.add_argument(
+        "--duration", type=float, metavar="SECONDS",
+        help="where the call ends, for a transcript with no audio (default: its last utterance)",
+    )
     replay_cmd.add_argument("--report", type=Path, help="write the JSON report here (else print a summary)")
     replay_cmd.add_argument("--headless", action="store_true", help="no screen: print or write the report")
 
@@ -124,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "replay":
-            return run_replay(args, ReplayRequest(audio=args.audio, transcript=args.transcript))
+            return run_replay(args, ReplayRequest(args.audio, args.transcript, args.duration))
         if args.command == "demo":
             sample = sample_call_dir()
             return run_replay(args, ReplayRequest(transcript=sample / "sample_call.jsonl"))

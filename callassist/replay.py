@@ -19,6 +19,7 @@ from callassist.transcript import read_transcript
 class ReplayRequest:
     audio: Path | None = None
     transcript: Path | None = None
+    duration: float | None = None  # where the call ends when no audio says so (else: last utterance)
 
 
 def audio_duration(path: Path) -> float:
@@ -39,7 +40,7 @@ def replay(request: ReplayRequest, settings: Settings, pack: ScriptPack) -> dict
         raise InputFileError("nothing to replay: give an audio file, --transcript FILE, or both")
     utterances = read_transcript(request.transcript) if request.transcript else []
     duration = audio_duration(request.audio) if request.audio else 0.0
-    end = max([duration] + [u.end for u in utterances])
+    end = max([duration, request.duration or 0.0] + [u.end for u in utterances])
     engine = Engine(pack, settings)
     engine.feed_all(transcript_inputs(utterances))
     engine.finish(end)

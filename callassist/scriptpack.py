@@ -6,9 +6,16 @@ adds its own TOML files, whose entries extend the standard one or override it by
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import difflib
+import math
+import re
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar, get_args
+
+from callassist.errors import ConfigError
 
 Speaker = Literal["agent", "caller"]
 SituationKind = Literal["situation", "hint"]
@@ -107,6 +114,509 @@ class ScriptPack:
 
 
 def standard_pack_dir() -> Path:
+    """The standard pack's folder: the installed package, or `scripts_zh/` of a source checkout."""
     from importlib.resources import files
 
-    return Path(str(files("callassist.scripts_zh")))
+    try:
+        return Path(str(files("callassist.scripts_zh")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "scripts_zh"
+
+
+# Loading and checking packs ------------------------------------------------------------------
+
+CONFIG_PLACEHOLDERS = ("company", "agent")  # filled from the configuration
+# {1} is filled at run time with the first group of the situation's cue pattern (a surname).
+KNOWN_PLACEHOLDERS = (*CONFIG_PLACEHOLDERS, "1")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_ID = re.compile(r"[a-z][a-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class PackProblem:
+    """One problem in a pack file. `line` is 0 when the problem is the path itself."""
+
+    path: str
+    line: int
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.key}: {self.message}"
+
+
+@dataclass(frozen=True)
+class _Schema:
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+
+    def unknown(self, table: Mapping[str, Any]) -> list[str]:
+        return [key for key in table if key not in self.required + self.optional]
+
+    def allowed(self) -> str:
+        return ", ".join(self.required + self.optional)
+
+
+_TABLES = {
+    "situation": _Schema(("id", "title"), ("kind", "advice", "step", "disabled")),
+    "forbidden": _Schema(("id", "phrase", "situation"), ("threshold", "disabled")),
+    "required": _Schema(("id", "where", "phrases"), ("threshold", "disabled")),
+    "cue": _Schema(
+        ("id", "situation", "speaker"),
+        ("phrases", "characters", "pattern", "threshold", "disabled"),
+    ),
+}
+_STEP = _Schema(("say",), ("wait", "action"))
+_CUE_EVIDENCE = ("phrases", "characters", "pattern")
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "kind": get_args(SituationKind),
+    "where": get_args(RequiredWhere),
+    "speaker": get_args(Speaker),
+    "action": ("hang_up",),
+}
+
+_Table = tuple[Any, ...]  # a table's position: ("forbidden", 3) or ("situation", 0, "step", 1)
+_Value = Situation | ForbiddenPhrase | RequiredPhrase | Cue
+_T = TypeVar("_T")
+
+
+class _Lines:
+    """Line numbers of tables and keys, found by scanning a pack file's raw text.
+
+    tomllib reports no positions, so the N-th `[[forbidden]]` header is taken to be the N-th
+    forbidden entry, a `[[situation.step]]` belongs to the `[[situation]]` above it, and a
+    `key =` line to the header above it. That is exact for the flat format packs use; text that
+    looks like a header or key inside a multi-line string can mislead it, and a key written
+    inline (`step = [{...}]`) is reported at its table's header.
+    """
+
+    _HEADER = re.compile(r"\s*(\[\[?)([^\[\]]+)\]\]?\s*(?:#.*)?$")
+    _KEY = re.compile(r"""\s*([A-Za-z0-9_-]+|"[^"]*"|'[^']*')\s*[=.]""")
+
+    def __init__(self, text: str) -> None:
+        lines = text.splitlines()
+        self.last = max(len(lines), 1)
+        self.repeated_keys: dict[int, str] = {}  # line -> key set again in the same table
+        self._headers: dict[_Table, int] = {}
+        self._keys: dict[tuple[_Table, str], int] = {}
+        latest: dict[str, _Table] = {}  # header name -> the table it opened last
+        counts: dict[_Table, int] = {}
+        table: _Table = ()
+        for number, line in enumerate(lines, 1):
+            if header := self._HEADER.match(line):
+                name = ".".join(part.strip().strip("\"'") for part in header[2].split("."))
+                parent, _, leaf = name.rpartition(".")
+                base = (*latest.get(parent, (parent,)), leaf) if parent else (leaf,)
+                if header[1] == "[[":
+                    counts[base] = counts.get(base, 0) + 1
+                    table = (*base, counts[base] - 1)
+                else:
+                    table = base
+                latest[name] = table
+                self._headers.setdefault(table, number)
+            elif key := self._KEY.match(line):
+                name = key[1].strip("\"'")
+                if (table, name) in self._keys:
+                    self.repeated_keys[number] = name
+                self._keys.setdefault((table, name), number)
+
+    def line(self, table: _Table, key: str | None = None) -> int:
+        """The line of `key` in `table` (a key or a sub-table header), else of the table."""
+        if key is not None:
+            if (table, key) in self._keys:
+                return self._keys[(table, key)]
+            for sub in ((*table, key, 0), (*table, key)):
+                if sub in self._headers:
+                    return self._headers[sub]
+        return self._headers.get(table, 1)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One entry of a pack file, before the packs are merged by id. `value` None: disabled."""
+
+    table: str
+    id: str
+    value: _Value | None
+    source: SourceRef
+    id_line: int
+    refers_to: tuple[str, int] | None = None  # (situation id, line) a forbidden phrase or cue names
+    capture_line: int | None = None  # line of the first step that says {1}
+
+
+class _FileReader:
+    """Reads one pack file into entries, collecting every problem it finds on the way."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+        self.problems: list[PackProblem] = []
+        self.entries: list[_Entry] = []
+        self.lines = _Lines("")
+        try:
+            raw = path.read_bytes()
+        except OSError as error:
+            problem = PackProblem(self.path, 0, "path", f"cannot read: {error.strerror}")
+            self.problems.append(problem)
+            return
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            line = raw.count(b"\n", 0, error.start) + 1
+            self.problems.append(PackProblem(self.path, line, "encoding", "not UTF-8 text"))
+            return
+        self.lines = _Lines(text)
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            self._syntax_error(str(error))
+            return
+        for name, value in data.items():
+            if name not in _TABLES:
+                allowed = ", ".join(f"[[{table}]]" for table in _TABLES)
+                self._problem((), name, f"unknown table; allowed: {allowed}")
+            elif not _is_tables(value):
+                self._problem((), name, f"write each entry as a [[{name}]] table")
+            else:
+                for index, table in enumerate(value):
+                    self._entry(name, (name, index), table)
+
+    def _syntax_error(self, message: str) -> None:
+        """Report tomllib's error at its line; a key set twice often has none, so find it."""
+        where = re.search(r" \(at (?:line (\d+), column \d+|end of document)\)$", message)
+        text = message[: where.start()] if where else message
+        set_twice = text.startswith("Cannot overwrite a value")
+        repeated = self.lines.repeated_keys
+        if where and where[1]:
+            line = int(where[1])
+        elif set_twice and repeated:
+            line = min(repeated)
+        else:
+            line = self.lines.last
+        if set_twice and line in repeated:
+            key, text = repeated[line], "set twice in one table"
+        else:
+            key = "syntax"
+        self.problems.append(PackProblem(self.path, line, key, text))
+
+    def _problem(self, table: _Table, key: str, message: str) -> None:
+        self.problems.append(PackProblem(self.path, self.lines.line(table, key), key, message))
+
+    def _entry(self, name: str, table: _Table, raw: dict[str, Any]) -> None:
+        before = len(self.problems)
+        schema = _TABLES[name]
+        self._unknown_keys(table, raw, schema, f"[[{name}]]")
+        disabled = raw.get("disabled", False)
+        if not isinstance(disabled, bool):
+            self._problem(table, "disabled", f"must be true or false, got {disabled!r}")
+        for key in ("id",) if disabled else schema.required:
+            if key not in raw:
+                self._problem(table, key, f"missing (required in [[{name}]])")
+        entry_id = raw.get("id")
+        if entry_id is not None and (not isinstance(entry_id, str) or not _ID.fullmatch(entry_id)):
+            self._problem(table, "id", f"must be ascii snake_case (a-z, 0-9, _), got {entry_id!r}")
+        if len(self.problems) > before:
+            return
+        source = SourceRef(self.path, self.lines.line(table))
+        entry = _Entry(name, entry_id, None, source, self.lines.line(table, "id"))
+        if not disabled:
+            build = {
+                "situation": self._situation,
+                "forbidden": self._forbidden,
+                "required": self._required,
+                "cue": self._cue,
+            }[name]
+            entry = build(table, raw, entry)
+        if len(self.problems) == before:
+            self.entries.append(entry)
+
+    def _situation(self, table: _Table, raw: dict[str, Any], entry: _Entry) -> _Entry:
+        steps: list[Step] = []
+        capture_line = None
+        raw_steps = raw.get("step", [])
+        if not _is_tables(raw_steps):
+            self._problem(table, "step", "write each step as a [[situation.step]] table")
+            raw_steps = []
+        for index, raw_step in enumerate(raw_steps):
+            where = (*table, "step", index)
+            self._unknown_keys(where, raw_step, _STEP, "[[situation.step]]")
+            say = self._text(where, raw_step, "say")
+            wait = self._number(where, raw_step, "wait", _positive, "a positive number of seconds")
+            action = self._choice(where, raw_step, "action")
+            last = index == len(raw_steps) - 1
+            if last and wait is not None:
+                self._problem(where, "wait", "the last step has no next step to wait for")
+            if action == "hang_up" and not last:
+                self._problem(where, "action", "hang_up must be the last step")
+            if say is not None and "{1}" in say and capture_line is None:
+                capture_line = self.lines.line(where, "say")
+            steps.append(Step(say=say or "", wait=wait, action=action))  # type: ignore[arg-type]
+        if not raw.get("step") and "advice" not in raw:
+            self._problem(table, "step", "a situation needs [[situation.step]] lines or an advice")
+        situation = Situation(
+            id=entry.id,
+            title=self._text(table, raw, "title", placeholders=False) or "",
+            kind=self._choice(table, raw, "kind") or "situation",  # type: ignore[arg-type]
+            steps=tuple(steps),
+            advice=self._text(table, raw, "advice", required=False),
+            source=entry.source,
+        )
+        return replace(entry, value=situation, capture_line=capture_line)
+
+    def _forbidden(self, table: _Table, raw: dict[str, Any], entry: _Entry) -> _Entry:
+        phrase = ForbiddenPhrase(
+            id=entry.id,
+            phrase=self._text(table, raw, "phrase") or "",
+            situation=self._text(table, raw, "situation", placeholders=False) or "",
+            threshold=self._threshold(table, raw),
+            source=entry.source,
+        )
+        refers_to = (phrase.situation, self.lines.line(table, "situation"))
+        return replace(entry, value=phrase, refers_to=refers_to)
+
+    def _required(self, table: _Table, raw: dict[str, Any], entry: _Entry) -> _Entry:
+        required = RequiredPhrase(
+            id=entry.id,
+            where=self._choice(table, raw, "where") or "opening",  # type: ignore[arg-type]
+            phrases=self._texts(table, raw, "phrases"),
+            threshold=self._threshold(table, raw),
+            source=entry.source,
+        )
+        return replace(entry, value=required)
+
+    def _cue(self, table: _Table, raw: dict[str, Any], entry: _Entry) -> _Entry:
+        given = [key for key in _CUE_EVIDENCE if key in raw]
+        if len(given) != 1:
+            key = given[1] if given else _CUE_EVIDENCE[0]
+            self._problem(table, key, "a cue takes exactly one of phrases, characters, pattern")
+        characters = self._text(table, raw, "characters", required=False, placeholders=False)
+        pattern = self._text(table, raw, "pattern", required=False, placeholders=False)
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                self._problem(table, "pattern", f"not a valid regular expression: {error}")
+        cue = Cue(
+            id=entry.id,
+            situation=self._text(table, raw, "situation", placeholders=False) or "",
+            speaker=self._choice(table, raw, "speaker") or "caller",  # type: ignore[arg-type]
+            phrases=self._texts(table, raw, "phrases") if "phrases" in raw else (),
+            characters="".join((characters or "").split()),  # spaces may separate them for review
+            pattern=pattern,
+            threshold=self._threshold(table, raw),
+            source=entry.source,
+        )
+        refers_to = (cue.situation, self.lines.line(table, "situation"))
+        return replace(entry, value=cue, refers_to=refers_to)
+
+    def _unknown_keys(
+        self, table: _Table, raw: Mapping[str, Any], schema: _Schema, name: str
+    ) -> None:
+        for key in schema.unknown(raw):
+            self._problem(table, key, f"unknown key; allowed in {name}: {schema.allowed()}")
+
+    def _text(
+        self,
+        table: _Table,
+        raw: Mapping[str, Any],
+        key: str,
+        *,
+        required: bool = True,
+        placeholders: bool = True,
+    ) -> str | None:
+        if key not in raw:
+            if required:
+                self._problem(table, key, "missing")
+            return None
+        value = raw[key]
+        if not isinstance(value, str):
+            self._problem(table, key, f"must be a string, got {value!r}")
+            return None
+        if not value.strip():
+            self._problem(table, key, "empty")
+            return None
+        if placeholders:
+            self._placeholders(table, key, value)
+        return value
+
+    def _texts(self, table: _Table, raw: Mapping[str, Any], key: str) -> tuple[str, ...]:
+        value = raw[key]
+        if not isinstance(value, list) or not value:
+            self._problem(table, key, "must be a non-empty list of strings")
+            return ()
+        for item in value:
+            if not isinstance(item, str) or not item.strip():
+                self._problem(table, key, f"empty or not a string: {item!r}")
+                return ()
+            self._placeholders(table, key, item)
+        return tuple(value)
+
+    def _placeholders(self, table: _Table, key: str, text: str) -> None:
+        for name in _PLACEHOLDER.findall(text):
+            if name not in KNOWN_PLACEHOLDERS:
+                known = ", ".join(f"{{{known}}}" for known in KNOWN_PLACEHOLDERS)
+                self._problem(table, key, f"unknown placeholder {{{name}}}; known: {known}")
+
+    def _choice(self, table: _Table, raw: Mapping[str, Any], key: str) -> str | None:
+        value = raw.get(key)
+        if value is not None and value not in _CHOICES[key]:
+            self._problem(table, key, f"must be one of {', '.join(_CHOICES[key])}; got {value!r}")
+            return None
+        return value
+
+    def _number(
+        self,
+        table: _Table,
+        raw: Mapping[str, Any],
+        key: str,
+        ok: Callable[[float], bool],
+        expected: str,
+    ) -> float | None:
+        if key not in raw:
+            return None
+        value = raw[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(value):
+            self._problem(table, key, f"must be {expected}, got {value!r}")
+            return None
+        return float(value)
+
+    def _threshold(self, table: _Table, raw: Mapping[str, Any]) -> float | None:
+        return self._number(table, raw, "threshold", _percent, "a number from 0 to 100")
+
+
+def _positive(value: float) -> bool:
+    return 0 < value < math.inf
+
+
+def _percent(value: float) -> bool:
+    return 0 <= value <= 100
+
+
+def _is_tables(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, dict) for item in value)
+
+
+def _pack_files(path: Path) -> tuple[list[Path], str | None]:
+    """A pack's files (the file itself, or a folder's *.toml in name order), or what is wrong."""
+    if path.is_dir():
+        files = sorted(path.glob("*.toml"))
+        return files, None if files else "no *.toml files in this folder"
+    if path.is_file():
+        return [path], None
+    return [], "no such file or folder"
+
+
+@dataclass
+class _Assembly:
+    """The packs merged by id, every file read (in order) and every problem found."""
+
+    files: list[str] = field(default_factory=list)
+    entries: dict[str, dict[str, _Entry]] = field(
+        default_factory=lambda: {name: {} for name in _TABLES}
+    )
+    problems: list[PackProblem] = field(default_factory=list)
+
+    def values(self, table: str, kind: type[_T]) -> list[_T]:
+        return [e.value for e in self.entries[table].values() if isinstance(e.value, kind)]
+
+
+def _assemble(paths: Sequence[Path | str] | None) -> _Assembly:
+    """Read the standard pack, then each extra pack in order, merging entries by id."""
+    out = _Assembly()
+    for pack in (standard_pack_dir(), *map(Path, paths or ())):
+        files, problem = _pack_files(pack)
+        if problem:
+            out.files.append(str(pack))
+            out.problems.append(PackProblem(str(pack), 0, "path", problem))
+        first_in_pack: dict[tuple[str, str], _Entry] = {}
+        for file in files:
+            reader = _FileReader(file)
+            out.files.append(reader.path)
+            out.problems += reader.problems
+            for entry in reader.entries:
+                first = first_in_pack.setdefault((entry.table, entry.id), entry)
+                merged = out.entries[entry.table]
+                if first is not entry:
+                    message = (
+                        f"duplicate {entry.table} id {entry.id!r}; "
+                        f"first at {first.source.path}:{first.id_line}"
+                    )
+                elif entry.value is not None:
+                    merged[entry.id] = entry
+                    continue
+                elif merged.pop(entry.id, None) is None:
+                    message = f"disabled, but no earlier pack defines {entry.table} {entry.id!r}"
+                else:
+                    continue
+                out.problems.append(PackProblem(reader.path, entry.id_line, "id", message))
+    out.problems += _cross_check(out.entries)
+    order = {path: index for index, path in enumerate(out.files)}
+    out.problems.sort(key=lambda p: (order[p.path], p.line))
+    return out
+
+
+def _cross_check(entries: dict[str, dict[str, _Entry]]) -> list[PackProblem]:
+    """Problems between entries of the merged packs: references to situations."""
+    problems = []
+    situations = entries["situation"]
+    for entry in (*entries["forbidden"].values(), *entries["cue"].values()):
+        assert entry.refers_to is not None
+        name, line = entry.refers_to
+        if name not in situations:
+            close = difflib.get_close_matches(name, situations, n=1)
+            message = f"no situation {name!r} is defined"
+            message += f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(PackProblem(entry.source.path, line, "situation", message))
+    capturing = {
+        entry.value.situation
+        for entry in entries["cue"].values()
+        if isinstance(entry.value, Cue)
+        and entry.value.pattern
+        and re.compile(entry.value.pattern).groups
+    }
+    for entry in situations.values():
+        if entry.capture_line is not None and entry.id not in capturing:
+            message = "{1} needs a cue for this situation whose pattern has a group"
+            problems.append(PackProblem(entry.source.path, entry.capture_line, "say", message))
+    return problems
+
+
+def check_packs(paths: Sequence[Path | str] | None = None) -> list[PackProblem]:
+    """Every problem in the standard pack plus `paths`, in load order (file, then line).
+
+    The standard pack is always included: a deployment pack's references to situations are
+    resolved against it, and overriding one of its ids is not a duplicate.
+    """
+    return _assemble(paths).problems
+
+
+def load_pack(
+    paths: Sequence[Path | str] | None = None, placeholders: Mapping[str, str] | None = None
+) -> ScriptPack:
+    """The standard pack extended by `paths` (files or folders of *.toml), in order.
+
+    A later entry with the same id (per table) replaces the earlier one whole; `disabled = true`
+    removes it. `placeholders` are kept for `ScriptPack.fill`, which fills {company} and {agent}
+    in what is shown; entries keep their templates, because in matching a placeholder matches
+    anything (the greeting matches whatever company name the agent says). Missing or empty
+    values leave the placeholder as it is. Raises ConfigError with the first
+    problem `check_packs` reports.
+    """
+    values: dict[str, str] = {}
+    for name, value in (placeholders or {}).items():
+        if name not in CONFIG_PLACEHOLDERS:
+            raise ConfigError(
+                f"placeholder {{{name}}} cannot be configured; only {{company}} and {{agent}} can"
+            )
+        if value:
+            values[name] = value
+    assembly = _assemble(paths)
+    if assembly.problems:
+        raise ConfigError(str(assembly.problems[0]))
+    return ScriptPack(
+        sources=tuple(assembly.files),
+        situations={s.id: s for s in assembly.values("situation", Situation)},
+        forbidden=tuple(assembly.values("forbidden", ForbiddenPhrase)),
+        required={r.id: r for r in assembly.values("required", RequiredPhrase)},
+        cues=tuple(assembly.values("cue", Cue)),
+        placeholders=values,
+    )

@@ -36,7 +36,8 @@ def match_events(actual: list[dict], expected: list[dict], tolerance: float = 1.
 @pytest.mark.parametrize("name", NAMES)
 def test_call_gives_exactly_expected_events(name, settings, pack):
     expected = json.loads((CALLS / f"{name}.expected.json").read_text(encoding="utf-8"))
-    report = replay(ReplayRequest(transcript=CALLS / f"{name}.jsonl"), settings, pack)
+    request = ReplayRequest(transcript=CALLS / f"{name}.jsonl", duration=expected.get("duration"))
+    report = replay(request, settings, pack)
     assert match_events(report["events"], expected["events"]) == []
 
 
@@ -52,7 +53,7 @@ def test_forbidden_phrase_events_carry_phrase_heard_score_and_alternative(settin
 
 
 def test_silent_call_waives_closing_and_counts_steps(settings, pack):
-    report = replay(ReplayRequest(transcript=CALLS / "silent.jsonl"), settings, pack)
+    report = replay(ReplayRequest(transcript=CALLS / "silent.jsonl", duration=34.8), settings, pack)
     steps = [e["step"] for e in report["events"] if e["id"] == "silent_caller"]
     assert steps == [1, 2, 3]
     says = [e["say"] for e in report["events"]]
