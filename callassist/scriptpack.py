@@ -302,9 +302,9 @@ class _FileReader:
         self.problems.append(PackProblem(self.path, self.lines.line(table, key), key, message))
 
     def _entry(self, name: str, table: _Table, raw: dict[str, Any]) -> None:
-        before = len(self.problems)
         schema = _TABLES[name]
-        self._unknown_keys(table, raw, schema, f"[[{name}]]")
+        self._unknown_keys(table, raw, schema, f"[[{name}]]")  # reported, the rest still checked
+        before = len(self.problems)
         disabled = raw.get("disabled", False)
         if not isinstance(disabled, bool):
             self._problem(table, "disabled", f"must be true or false, got {disabled!r}")
