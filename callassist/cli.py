@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration", type=float, metavar="SECONDS",
         help="where the call ends, for a transcript with no audio (default: its last utterance)",
     )
+    replay_cmd.add_argument("--agent-channel", type=int, default=0, metavar="N", help="agent's channel (default 0)")
+    replay_cmd.add_argument("--caller-channel", type=int, default=1, metavar="N", help="caller's channel (default 1)")
     replay_cmd.add_argument("--report", type=Path, help="write the JSON report here (else print a summary)")
     replay_cmd.add_argument("--headless", action="store_true", help="no screen: print or write the report")
 
@@ -128,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "replay":
-            return run_replay(args, ReplayRequest(args.audio, args.transcript, args.duration))
+            return run_replay(args, ReplayRequest(
+                args.audio, args.transcript, args.duration, args.agent_channel, args.caller_channel
+            ))
         if args.command == "demo":
             sample = sample_call_dir()
             return run_replay(args, ReplayRequest(transcript=sample / "sample_call.jsonl"))

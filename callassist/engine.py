@@ -15,6 +15,7 @@ from callassist.heard import HeardText
 from callassist.matching import PhraseMatcher
 from callassist.scriptpack import ScriptPack
 from callassist.settings import Settings
+from callassist.stats import CallStatistics
 from callassist.timeline import (
     EngineInput,
     HoldChanged,
@@ -33,10 +34,11 @@ class Engine:
         settings: Settings,
         matcher: PhraseMatcher | None = None,
         caller_audio: bool = True,
+        has_text: bool = True,
     ) -> None:
         self.pack = pack
         self.settings = settings
-        self.state = CallState(caller_audio=caller_audio)
+        self.state = CallState(caller_audio=caller_audio, has_text=has_text)
         self.events: list[Event] = []
         self._new: list[Event] = []
         self.ctx = DetectorContext(
@@ -46,7 +48,8 @@ class Engine:
             state=self.state,
             emit=self._new.append,
         )
-        self.detectors: list[Detector] = [cls(self.ctx) for cls in DETECTORS]
+        self.stats = CallStatistics(self.ctx)
+        self.detectors: list[Detector] = [cls(self.ctx) for cls in DETECTORS] + [self.stats]
         self.finished = False
 
     def detector(self, cls: type[Detector]) -> Detector:

@@ -51,14 +51,15 @@ def checklist(engine: Engine) -> dict[str, Any]:
     closing = engine.detector(ClosingDetector)
     hold = engine.detector(HoldDetector)
     waived_by = engine.state.ended_by
+    judged = engine.state.has_text  # greeting and closing are judged on what was said
     closing_ids = [r.id for r in engine.pack.required_for("closing")]
     holds = [
         {k: (round(v, 2) if isinstance(v, float) else v) for k, v in h.items()} for h in hold.holds
     ]
     return {
-        "greeting": {"ok": bool(greeting.greeted), "t": greeting.greeted_at},
+        "greeting": {"ok": bool(greeting.greeted) if judged else None, "t": greeting.greeted_at},
         "closing": {
-            "ok": bool(waived_by) or all(i in closing.said for i in closing_ids),
+            "ok": (bool(waived_by) or all(i in closing.said for i in closing_ids)) if judged else None,
             "said": {i: (round(closing.said[i], 2) if i in closing.said else None) for i in closing_ids},
             "waived_by": waived_by,
         },
@@ -86,9 +87,11 @@ def build_report(engine: Engine, source: CallSource, utterances: list[Utterance]
             "script_pack": list(engine.pack.sources),
             "settings": settings.to_json(),
         },
-        "utterances": [utterance_to_json(u) for u in utterances],
+        "utterances": [utterance_to_json(u) | engine.stats.utterance_levels(u) for u in utterances],
         "events": [e.to_json() for e in engine.events],
         "checklist": checklist(engine),
+        "talk": engine.stats.to_json(source.duration)
+        | {"interruptions": sum(1 for e in engine.events if e.id == "crosstalk")},
         "score": {
             "value": total,
             "start": settings.score.start,
@@ -142,9 +145,13 @@ def summary_text(report: dict[str, Any]) -> str:
     check = report["checklist"]
     lines += [
         "",
-        "Checklist: greeting " + ("ok" if check["greeting"]["ok"] else "MISSING")
-        + ", closing " + ("ok" if check["closing"]["ok"] else "MISSING")
+        "Checklist: greeting " + _verdict(check["greeting"]["ok"], "MISSING")
+        + ", closing " + _verdict(check["closing"]["ok"], "MISSING")
         + ", hold " + ("ok" if check["hold"]["ok"] else "NOT OK")
         + f" ({len(check['hold']['holds'])} hold(s))",
     ]
     return "\n".join(lines)
+
+
+def _verdict(ok: bool | None, bad: str) -> str:
+    return "not judged (no text)" if ok is None else "ok" if ok else bad

@@ -55,6 +55,20 @@ class DialectSettings:
 
 
 @dataclass(frozen=True)
+class AcousticSettings:
+    quiet_level_dbfs: float
+    quiet_min_speech: float
+    noisy_snr_db: float
+    noisy_min_speech: float
+    noisy_floor_dbfs: float
+    noisy_min_floor_time: float
+    angry_jump_db: float
+    angry_pitch_rise: float
+    angry_min_speech: float
+    angry_baseline_speech: float
+
+
+@dataclass(frozen=True)
 class ScoreSettings:
     start: int
     deductions: dict[str, int]
@@ -68,6 +82,7 @@ class Settings:
     speech_rate: SpeechRateSettings
     matching: MatchingSettings
     dialect: DialectSettings
+    acoustic: AcousticSettings
     score: ScoreSettings
     source: str  # the config file used, or "defaults"
     base_dir: Path  # relative paths in the config are relative to this folder
@@ -87,6 +102,7 @@ SECTIONS: dict[str, type] = {
     "speech_rate": SpeechRateSettings,
     "matching": MatchingSettings,
     "dialect": DialectSettings,
+    "acoustic": AcousticSettings,
     "score": ScoreSettings,
 }
 

@@ -90,7 +90,7 @@ def test_missing_transcript(tmp_path, capsys):
 
 def test_missing_and_corrupt_audio(tmp_path, capsys):
     status, _, err = run(capsys, "replay", str(tmp_path / "nope.wav"))
-    assert status == 2 and "nope.wav: audio file not found" in err
+    assert status == 2 and "nope.wav: no such file; check the path" in err
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFF0000WAVEjunk")
     status, _, err = run(capsys, "replay", str(bad))

@@ -9,28 +9,10 @@ from pathlib import Path
 import pytest
 
 from callassist.replay import ReplayRequest, replay
+from expectations import match_events
 
 CALLS = Path(__file__).parent / "data" / "calls"
 NAMES = sorted(p.name.removesuffix(".expected.json") for p in CALLS.glob("*.expected.json"))
-
-
-def match_events(actual: list[dict], expected: list[dict], tolerance: float = 1.0) -> list[str]:
-    """Pair every expected event with one actual event (same id, step, speaker and phrase id
-    where given, `t` within tolerance). Returns what is unmatched on either side."""
-    remaining = list(actual)
-    problems = []
-    for want in expected:
-        for got in remaining:
-            same = all(
-                got.get(key) == want[key] for key in ("id", "step", "speaker", "phrase_id") if key in want
-            )
-            if same and abs(got["t"] - want["t"]) <= tolerance:
-                remaining.remove(got)
-                break
-        else:
-            problems.append(f"missing {want}")
-    problems += [f"unexpected {got['id']} at {got['t']} ({got.get('detail') or got.get('heard')})" for got in remaining]
-    return problems
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -12,6 +12,8 @@ from callassist.detectors.forbidden_phrase import ForbiddenPhraseDetector
 from callassist.detectors.greeting import GreetingDetector
 from callassist.detectors.hints import HintDetector
 from callassist.detectors.hold import HoldDetector
+from callassist.detectors.noisy_line import NoisyLineDetector
+from callassist.detectors.quiet_caller import QuietCallerDetector
 from callassist.detectors.silent_caller import SilentCallerDetector
 
 DETECTORS: tuple[type[Detector], ...] = (
@@ -19,6 +21,8 @@ DETECTORS: tuple[type[Detector], ...] = (
     SilentCallerDetector,
     DeadAirDetector,
     CrosstalkDetector,
+    QuietCallerDetector,
+    NoisyLineDetector,
     ForbiddenPhraseDetector,
     GreetingDetector,
     ClosingDetector,

@@ -35,8 +35,15 @@ class CallState:
     on_hold: bool = False
     hold_since: float | None = None
     hold_ended_at: float | None = None
+    ending: str | None = None  # a situation whose script is winding the call down (last line said)
     ended_by: str | None = None  # the situation whose script ended the call (hang up)
     caller_audio: bool = True  # False when no caller channel is wired: caller-side checks are off
+    has_text: bool = True  # False when nothing is recognised or transcribed: text checks are off
+
+    @property
+    def winding_down(self) -> bool:
+        """A script is ending the call: the silence checks no longer apply."""
+        return self.ending is not None or self.ended_by is not None
 
     @property
     def anyone_speaking(self) -> bool:
@@ -125,3 +132,16 @@ class Episodes:
         new = self.last_cue is None or t - self.last_cue > self.gap
         self.last_cue = t
         return new
+
+
+class FrameClock:
+    """How much stream time each LevelFrame of a channel stands for (the gap since the
+    channel's previous frame), so detectors count seconds whatever the report interval."""
+
+    def __init__(self) -> None:
+        self.last: dict[str, float] = {}
+
+    def tick(self, frame: LevelFrame) -> float:
+        previous = self.last.get(frame.speaker)
+        self.last[frame.speaker] = frame.t
+        return frame.t - previous if previous is not None else 0.0

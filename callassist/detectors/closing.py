@@ -22,7 +22,7 @@ class ClosingDetector(Detector):
                     self.said[required.id] = heard.span_times(hit)[1]
 
     def on_call_end(self, t: float) -> None:
-        if self.state.ended_by:
+        if self.state.ended_by or not self.state.has_text:
             return
         missing = [r for r in self.closing if r.id not in self.said]
         if missing:

@@ -20,7 +20,7 @@ class DeadAirDetector(Detector):
 
     def deadline(self) -> float | None:
         state = self.state
-        if self.caller_finished is None or state.on_hold or state.anyone_speaking or state.ended_by:
+        if self.caller_finished is None or state.on_hold or state.anyone_speaking or state.winding_down:
             return None
         anchor = max(self.caller_finished, state.hold_ended_at or 0.0)
         return anchor + self.settings.timings.dead_air

@@ -48,7 +48,7 @@ class GreetingDetector(Detector):
         )
 
     def deadline(self) -> float | None:
-        if self.judged or self.state.first_speech["agent"] is not None:
+        if self.judged or self.state.first_speech["agent"] is not None or not self.state.has_text:
             return None
         return self.settings.timings.greeting_within
 

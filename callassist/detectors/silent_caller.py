@@ -36,7 +36,7 @@ class SilentCallerDetector(Detector):
             or not state.caller_audio
             or state.on_hold
             or state.anyone_speaking
-            or state.ended_by
+            or state.winding_down
         ):
             return None
         anchor = max(self.anchor, state.hold_ended_at or 0.0)

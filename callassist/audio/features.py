@@ -1,0 +1,381 @@
+"""Streaming acoustic features of one channel: voice activity, level, noise floor and pitch.
+
+Everything is decided per 20 ms frame, and partial frames are held until they are complete, so
+the output does not depend on how the audio is cut into chunks.
+
+Timing. Every output carries `t`, the stream time at which it holds (counted in samples from
+the start of the channel), but some of it can only be decided a little later in the stream:
+
+* SpeechStarted.t is the start of the first voiced frame of the segment. It is emitted when the
+  onset is confirmed, at most `onset_window_frames` frames (100 ms) after its t.
+* SpeechEnded.t is the end of the last voiced frame. It is emitted once `hangover` (400 ms) of
+  unvoiced frames has followed, so exactly `hangover` after its t (at once at the end of stream).
+* LevelFrame.t is the end of its report interval, and `voiced` says whether speech goes on
+  through t, which depends on the decisions above. So a LevelFrame is held back until the frames
+  on both sides of its t are decided: normally it is emitted one frame (20 ms) after its t, while
+  an onset may be starting up to 100 ms after, during a pause in speech up to `hangover` after.
+
+So the output of each `feed` call, and the concatenation of all of them, is sorted by
+`callassist.timeline.input_sort_key`, and LevelFrame.voiced always agrees with the speech state
+that the SpeechStarted/SpeechEnded events before it describe: at a shared t, an end comes
+before the LevelFrame, and the LevelFrame before a start.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import soxr
+import webrtcvad
+from numpy.lib.stride_tricks import sliding_window_view
+
+from callassist.audio.recording import ChannelMap, Recording
+from callassist.timeline import SPEAKERS, EngineInput, LevelFrame, Speaker, SpeechEnded, SpeechStarted, input_sort_key
+
+FRAME_SECONDS = 0.02
+"""Length of the analysis frame: one of the three webrtcvad accepts (10, 20, 30 ms)."""
+VAD_RATES = (8000, 16000)
+"""Rates analysed as they are; anything else is resampled to 16 kHz first."""
+RESAMPLE_RATE = 16000
+PITCH_RATE = 4000
+"""Rate the pitch is estimated at: enough for the 60–400 Hz speaking range and cheap."""
+SILENCE_DBFS = -100.0
+"""Level reported for digital silence (the log of zero)."""
+SILENCE_ENERGY = 10 ** (SILENCE_DBFS / 10)
+
+
+@dataclass(frozen=True)
+class AnalyzerSettings:
+    report_interval: float = 0.1
+    """Seconds between LevelFrames; a whole number of 20 ms frames."""
+    vad_mode: int = 2
+    """webrtcvad aggressiveness 0–3. Modes 0 and 1 call steady noise speech; 3 drops quiet speech."""
+    min_snr_db: float = 6.0
+    """A voiced frame is at least this much louder than the running noise floor."""
+    min_level_dbfs: float = -55.0
+    """A voiced frame is at least this loud, whatever the noise floor."""
+    onset_window_frames: int = 5
+    """Speech starts when `onset_voiced_frames` of the last this-many frames are voiced."""
+    onset_voiced_frames: int = 3
+    """3 of 5: a click or a single noise frame does not start speech, a syllable does within 60 ms."""
+    hangover: float = 0.4
+    """Seconds of unvoiced frames before speech ends, so pauses within a sentence stay speech
+    (a comma pause over 8 dB SNR noise measures up to 0.36 s once its faint edges fall under the gate)."""
+    steady_window: float = 0.3
+    steady_spread_db: float = 4.0
+    """A frame is steady background, never speech, when the frame levels of the last
+    `steady_window` seconds lie within this many dB: webrtcvad takes a sudden steady noise for
+    speech for seconds, while speech swings by more (7 dB or more over 0.3 s, even at 10 dB SNR)."""
+    noise_rise_time: float = 1.0
+    """Time constant (s) with which the noise floor follows unvoiced frames louder than it."""
+    noise_fall_time: float = 0.05
+    """Time constant (s) with which it follows unvoiced frames quieter than it, and steady ones."""
+    pitch_min_hz: float = 60.0
+    pitch_max_hz: float = 400.0
+    pitch_min_correlation: float = 0.5
+    """Normalised autocorrelation at the period below which a frame has no pitch."""
+
+    def __post_init__(self) -> None:
+        frames = self.report_interval / FRAME_SECONDS
+        if round(frames) < 1 or abs(frames - round(frames)) > 1e-6:
+            raise ValueError(f"report_interval must be a whole number of {FRAME_SECONDS} s frames")
+        if self.vad_mode not in range(4):
+            raise ValueError("vad_mode must be 0, 1, 2 or 3")
+        if not 1 <= self.onset_voiced_frames <= self.onset_window_frames:
+            raise ValueError("onset_voiced_frames must be between 1 and onset_window_frames")
+        if not 50 <= self.pitch_min_hz < self.pitch_max_hz <= PITCH_RATE / 2:
+            raise ValueError(f"pitch range must lie within 50 Hz to {PITCH_RATE // 2} Hz")
+
+
+class _PendingReport(NamedTuple):
+    """A LevelFrame whose `voiced` waits for the decision on the frame after `frame`."""
+
+    frame: int
+    t: float
+    level_dbfs: float
+    noise_floor_dbfs: float
+    pitch_hz: float | None
+
+
+class ChannelAnalyzer:
+    """Turns one channel's samples into SpeechStarted, SpeechEnded and LevelFrame inputs."""
+
+    def __init__(self, speaker: Speaker, sample_rate: int, settings: AnalyzerSettings = AnalyzerSettings()) -> None:
+        if speaker not in SPEAKERS:
+            raise ValueError(f"speaker must be one of {SPEAKERS}, not {speaker!r}")
+        if sample_rate < VAD_RATES[0]:
+            raise ValueError(f"sample rate {sample_rate} Hz is below {VAD_RATES[0]} Hz")
+        self.speaker: Speaker = speaker
+        self.settings = settings
+        # soxr's stream output is aligned with the input (no delay) and the same however the input is chunked.
+        self._resampler = (
+            None
+            if sample_rate in VAD_RATES
+            else soxr.ResampleStream(sample_rate, RESAMPLE_RATE, 1, dtype="float32", quality="HQ")
+        )
+        self._rate = sample_rate if sample_rate in VAD_RATES else RESAMPLE_RATE
+        self._frame_length = round(self._rate * FRAME_SECONDS)
+        self._vad = webrtcvad.Vad(settings.vad_mode)
+        self._frames_per_report = round(settings.report_interval / FRAME_SECONDS)
+        self._hangover_frames = round(settings.hangover / FRAME_SECONDS)
+        self._steady_frames = max(1, round(settings.steady_window / FRAME_SECONDS))
+        self._noise_rise = 1 - math.exp(-FRAME_SECONDS / settings.noise_rise_time)
+        self._noise_fall = 1 - math.exp(-FRAME_SECONDS / settings.noise_fall_time)
+        self._pitch = _PitchEstimator(settings)
+
+        self._partial_frame = np.zeros(0, dtype=np.float32)
+        self._previous_decimated_frame = np.zeros(round(PITCH_RATE * FRAME_SECONDS))
+        self._frame_count = 0
+        self._noise_floor = SILENCE_DBFS  # set from the first frame's level
+        self._previous_levels = np.zeros(0)  # the levels of the last steady_window frames but one
+        self._finished = False
+        self._output: list[EngineInput] = []
+
+        # Voice activity. Frames before `_decided_until` are known to be inside a speech
+        # segment or not; `_last_decided_in_speech` is the answer for the last of them.
+        self._speaking = False
+        self._last_voiced_frame = -1
+        self._recent_voiced_frames: deque[int] = deque()  # voiced frames in the onset window
+        self._decided_until = 0
+        self._last_decided_in_speech = False
+        self._pending_reports: deque[_PendingReport] = deque()
+
+        # The report interval being accumulated.
+        self._interval_energy = 0.0
+        self._interval_frames = 0
+        self._interval_pitches: list[float] = []
+
+    def feed(self, samples: np.ndarray) -> list[EngineInput]:
+        """Analyse the next samples (mono, float in [-1, 1], any length); return what is decided."""
+        if self._finished:
+            raise RuntimeError("feed() after flush()")
+        samples = np.asarray(samples, dtype=np.float32)
+        if samples.ndim != 1:
+            raise ValueError(f"expected mono samples of shape (n,), got shape {samples.shape}")
+        if self._resampler is not None:
+            samples = self._resampler.resample_chunk(samples)
+        self._analyse(samples)
+        return self._take_output()
+
+    def flush(self) -> list[EngineInput]:
+        """End of the stream: decide everything still open. A last partial frame (< 20 ms) is dropped."""
+        if self._finished:
+            return []
+        if self._resampler is not None:
+            self._analyse(self._resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
+        self._finished = True
+        if self._interval_frames:
+            self._close_interval(self._frame_count - 1)
+        if self._speaking:
+            self._end_speech()
+        self._decide(self._frame_count + 1, in_speech=False)  # the frame after the end is silent
+        return self._take_output()
+
+    def _take_output(self) -> list[EngineInput]:
+        output, self._output = self._output, []
+        return output
+
+    def _time(self, frame: int) -> float:
+        return frame * self._frame_length / self._rate
+
+    def _analyse(self, samples: np.ndarray) -> None:
+        buffered = np.concatenate((self._partial_frame, samples)) if len(self._partial_frame) else samples
+        count = len(buffered) // self._frame_length
+        whole = count * self._frame_length
+        self._partial_frame = buffered[whole:].copy()
+        if count:
+            self._analyse_frames(buffered[:whole].reshape(count, self._frame_length))
+
+    def _analyse_frames(self, frames: np.ndarray) -> None:
+        """Vectorised per-frame measurements, then the frame-by-frame decisions."""
+        settings = self.settings
+        samples = frames.astype(np.float64)
+        energies = np.einsum("ij,ij->i", samples, samples) / self._frame_length
+        levels = 10 * np.log10(np.maximum(energies, SILENCE_ENERGY))
+        if self._frame_count == 0:
+            self._noise_floor = float(levels[0])
+            # Repeating the first level: the spread of a window at the start is that of the frames so far.
+            self._previous_levels = np.full(self._steady_frames - 1, levels[0])
+        recent_levels = sliding_window_view(np.concatenate((self._previous_levels, levels)), self._steady_frames)
+        steady = recent_levels.max(axis=1) - recent_levels.min(axis=1) < settings.steady_spread_db
+        self._previous_levels = np.concatenate((self._previous_levels, levels))[len(levels) :]
+
+        pcm = np.clip(np.rint(frames * 32768), -32768, 32767).astype(np.int16).tobytes()
+        pcm_frame = 2 * self._frame_length
+        is_speech = self._vad.is_speech
+        vad_speech = [is_speech(pcm[start : start + pcm_frame], self._rate) for start in range(0, len(pcm), pcm_frame)]
+        # Everything a voiced frame needs except the margin over the noise floor, which is sequential.
+        may_be_voiced = np.array(vad_speech) & ~steady & (levels >= settings.min_level_dbfs)
+
+        # Pitch of those frames, each over itself and the frame before, at PITCH_RATE.
+        decimated = samples.reshape(len(samples), -1, self._rate // PITCH_RATE).sum(axis=2)  # boxcar low-pass
+        with_previous = np.concatenate((self._previous_decimated_frame, decimated.reshape(-1)))
+        self._previous_decimated_frame = decimated[-1]
+        candidates = np.flatnonzero(may_be_voiced)
+        pitches = np.full(len(frames), np.nan)
+        if len(candidates):
+            pitch_frame = decimated.shape[1]
+            windows = sliding_window_view(with_previous, 2 * pitch_frame)[::pitch_frame]
+            pitches[candidates] = self._pitch.estimate(windows[candidates])
+
+        noise_floor = self._noise_floor
+        min_snr_db = settings.min_snr_db
+        measurements = zip(levels.tolist(), energies.tolist(), may_be_voiced.tolist(), steady.tolist(), pitches.tolist())
+        for level, energy, may_be, is_steady, pitch in measurements:
+            frame = self._frame_count
+            voiced = may_be and level >= noise_floor + min_snr_db
+            if not voiced:
+                fast = is_steady or level < noise_floor
+                noise_floor += (level - noise_floor) * (self._noise_fall if fast else self._noise_rise)
+            self._noise_floor = noise_floor
+            self._update_activity(frame, voiced)
+
+            self._interval_energy += energy
+            self._interval_frames += 1
+            if voiced and pitch == pitch:  # not NaN
+                self._interval_pitches.append(pitch)
+            if self._interval_frames == self._frames_per_report:
+                self._close_interval(frame)
+            self._frame_count += 1
+
+    def _update_activity(self, frame: int, voiced: bool) -> None:
+        """Onset needs enough voiced frames in a short window; the end needs a hangover of unvoiced ones."""
+        if self._speaking:
+            if voiced:
+                self._decide(frame + 1, in_speech=True)
+                self._last_voiced_frame = frame
+            elif frame - self._last_voiced_frame >= self._hangover_frames:
+                self._end_speech()
+                self._decide(frame + 1, in_speech=False)
+            return
+        recent = self._recent_voiced_frames
+        if voiced:
+            recent.append(frame)
+        while recent and recent[0] <= frame - self.settings.onset_window_frames:
+            recent.popleft()
+        if len(recent) < self.settings.onset_voiced_frames:
+            # Only the frames from the first voiced one in the window may still start speech.
+            self._decide(recent[0] if recent else frame + 1, in_speech=False)
+            return
+        onset = recent[0]
+        recent.clear()
+        self._decide(onset, in_speech=False)
+        self._decide(onset + 1, in_speech=True)
+        self._output.append(SpeechStarted(t=self._time(onset), speaker=self.speaker))
+        self._decide(frame + 1, in_speech=True)
+        self._speaking = True
+        self._last_voiced_frame = frame
+
+    def _end_speech(self) -> None:
+        """Close the segment at the end of its last voiced frame (before that frame's LevelFrame)."""
+        self._output.append(SpeechEnded(t=self._time(self._last_voiced_frame + 1), speaker=self.speaker))
+        self._speaking = False
+
+    def _decide(self, until_frame: int, in_speech: bool) -> None:
+        """Frames up to `until_frame` (exclusive) are now known; release the LevelFrames this settles.
+
+        A LevelFrame at the end of frame k is voiced when frames k and k + 1 are both in speech:
+        at its t, speech neither ends nor starts.
+        """
+        first = self._decided_until
+        if until_frame <= first:
+            return
+        pending = self._pending_reports
+        while pending and pending[0].frame + 1 < until_frame:
+            report = pending.popleft()
+            frame_in_speech = self._last_decided_in_speech if report.frame < first else in_speech
+            self._output.append(
+                LevelFrame(
+                    t=report.t,
+                    speaker=self.speaker,
+                    voiced=frame_in_speech and in_speech,
+                    level_dbfs=report.level_dbfs,
+                    noise_floor_dbfs=report.noise_floor_dbfs,
+                    pitch_hz=report.pitch_hz,
+                )
+            )
+        self._last_decided_in_speech = in_speech
+        self._decided_until = until_frame
+
+    def _close_interval(self, last_frame: int) -> None:
+        mean_energy = self._interval_energy / self._interval_frames
+        self._pending_reports.append(
+            _PendingReport(
+                frame=last_frame,
+                t=self._time(last_frame + 1),
+                level_dbfs=10 * math.log10(max(mean_energy, SILENCE_ENERGY)),
+                noise_floor_dbfs=self._noise_floor,
+                pitch_hz=_median(self._interval_pitches) if self._interval_pitches else None,
+            )
+        )
+        self._interval_energy = 0.0
+        self._interval_frames = 0
+        self._interval_pitches = []
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+class _PitchEstimator:
+    """F0 by normalised autocorrelation of 40 ms windows at 4 kHz, many windows at once."""
+
+    def __init__(self, settings: AnalyzerSettings) -> None:
+        self._min_lag = math.floor(PITCH_RATE / settings.pitch_max_hz)
+        self._max_lag = math.ceil(PITCH_RATE / settings.pitch_min_hz)
+        self._min_correlation = settings.pitch_min_correlation
+
+    def estimate(self, windows: np.ndarray) -> np.ndarray:
+        """F0 in Hz for each row of `windows` (samples at PITCH_RATE), NaN where there is none."""
+        x = windows - windows.mean(axis=1, keepdims=True)
+        x = 0.25 * x[:, :-2] + 0.5 * x[:, 1:-1] + 0.25 * x[:, 2:]  # low-pass: formants blur the period
+        length = x.shape[1]
+        lags = np.arange(self._max_lag + 2)
+        fft_length = 1 << (length + len(lags)).bit_length()
+        spectrum = np.fft.rfft(x, fft_length, axis=1)
+        autocorrelation = np.fft.irfft(spectrum.real**2 + spectrum.imag**2, fft_length, axis=1)[:, : len(lags)]
+        cumulative = np.cumsum(x * x, axis=1)
+        head_energy = cumulative[:, length - 1 - lags]  # x[0 : length - lag]
+        tail_energy = cumulative[:, -1:] - np.hstack((np.zeros((len(x), 1)), cumulative[:, lags[1:] - 1]))
+        correlation = autocorrelation / np.sqrt(head_energy * tail_energy + 1e-20)
+
+        band = correlation[:, self._min_lag - 1 :]  # column c + 1 is lag min_lag + c
+        centre = band[:, 1:-1]
+        peaks = np.where((centre > band[:, :-2]) & (centre >= band[:, 2:]), centre, -np.inf)
+        best = peaks.max(axis=1)
+        # The shortest lag nearly as good as the best: the best is often a multiple of the period.
+        chosen = np.argmax(peaks >= 0.9 * best[:, None], axis=1)
+        rows = np.arange(len(x))
+        before, at, after = band[rows, chosen], band[rows, chosen + 1], band[rows, chosen + 2]
+        curvature = before - 2 * at + after
+        offset = np.divide(0.5 * (before - after), curvature, out=np.zeros_like(at), where=curvature < 0)
+        lag = self._min_lag + chosen + offset
+        return np.where(best >= self._min_correlation, PITCH_RATE / lag, np.nan)
+
+
+def analyze_recording(
+    recording: Recording,
+    channels: ChannelMap,
+    settings: AnalyzerSettings = AnalyzerSettings(),
+    block_seconds: float = 2.0,
+) -> list[EngineInput]:
+    """Analyse the mapped channels of a recording; the inputs of both, merged in stream order."""
+    analyzers = {
+        channel: ChannelAnalyzer(speaker, recording.sample_rate, settings)
+        for speaker, channel in (("agent", channels.agent), ("caller", channels.caller))
+        if channel is not None
+    }
+    inputs: list[EngineInput] = []
+    for block in recording.blocks(block_seconds):
+        for channel, analyzer in analyzers.items():
+            inputs.extend(analyzer.feed(block[:, channel]))
+    for analyzer in analyzers.values():
+        inputs.extend(analyzer.flush())
+    inputs.sort(key=input_sort_key)
+    return inputs

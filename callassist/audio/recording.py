@@ -1,0 +1,175 @@
+"""Opening call recordings: validation with one-line errors, and streamed reading in blocks."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from callassist.errors import InputFileError
+
+MIN_SAMPLE_RATE = 8000
+SUPPORTED_FORMATS = {"WAV", "WAVEX", "RF64", "FLAC", "OGG"}
+_SUPPORTED_NAMES = "WAV, FLAC or OGG"
+# A WAV data chunk of this size (or 0) was written by a recorder that never went back to
+# fill in the length; such files are read to their end and cannot be checked for truncation.
+_UNKNOWN_DATA_SIZES = {0, 0xFFFFFFFF}
+
+
+@dataclass(frozen=True)
+class Recording:
+    """An audio file that opened and passed the checks; the samples are read later in blocks."""
+
+    path: Path
+    sample_rate: int
+    channels: int
+    frames: int
+    format: str  # container, as soundfile names it: "WAV", "FLAC", "OGG", ...
+    subtype: str  # sample encoding: "PCM_16", "ULAW", "ALAW", "VORBIS", ...
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.frames / self.sample_rate
+
+    @property
+    def is_mono(self) -> bool:
+        """One channel: agent and caller are mixed together and cannot be told apart by channel."""
+        return self.channels == 1
+
+    def blocks(self, seconds: float) -> Iterator[np.ndarray]:
+        """Yield the samples in order as float32 arrays of shape (n, channels), n ≈ seconds × rate.
+
+        The file is streamed, never loaded whole. A file that cannot be decoded to its end, or
+        holds fewer frames than its header promised, raises InputFileError.
+        """
+        blocksize = max(1, round(seconds * self.sample_rate))
+        frames_read = 0
+        try:
+            with soundfile.SoundFile(self.path) as audio:
+                for block in audio.blocks(blocksize=blocksize, dtype="float32", always_2d=True):
+                    frames_read += len(block)
+                    yield block
+        except soundfile.LibsndfileError as error:
+            at = frames_read / self.sample_rate
+            raise InputFileError.at(
+                self.path,
+                f"cannot be decoded after {at:.1f} s ({_reason(error)}); "
+                f"the file is damaged or cut short: re-copy or re-export it",
+            ) from None
+        if frames_read < self.frames:
+            raise _truncated(self.path, self.frames, frames_read, self.sample_rate)
+
+
+@dataclass(frozen=True)
+class ChannelMap:
+    """Which channel of the recording each speaker is on; None when that speaker is absent."""
+
+    agent: int | None
+    caller: int | None
+
+
+def open_recording(path: Path) -> Recording:
+    """Open and check an audio file (WAV incl. mu-law/A-law, FLAC, OGG; mono or multi-channel)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError.at(path, "no such file; check the path")
+    if path.is_dir():
+        raise InputFileError.at(path, "is a folder, not an audio file; give a WAV, FLAC or OGG file")
+    if path.stat().st_size == 0:
+        raise InputFileError.at(path, "is empty (0 bytes); the recording was not saved: re-export or re-copy it")
+    try:
+        info = soundfile.info(str(path))
+    except soundfile.LibsndfileError as error:
+        raise InputFileError.at(
+            path,
+            f"is not a readable audio file ({_reason(error)}); "
+            f"give a {_SUPPORTED_NAMES} recording, or re-export this one",
+        ) from None
+    if info.format not in SUPPORTED_FORMATS:
+        raise InputFileError.at(
+            path, f"is in the {info.format_info} format, which is not supported; convert it to {_SUPPORTED_NAMES}"
+        )
+    if info.samplerate < MIN_SAMPLE_RATE:
+        raise InputFileError.at(
+            path,
+            f"has a sample rate of {info.samplerate} Hz; at least {MIN_SAMPLE_RATE} Hz is needed "
+            f"(telephone quality): re-record or re-export it at {MIN_SAMPLE_RATE} Hz or more",
+        )
+    if info.frames == 0:
+        raise InputFileError.at(path, "holds no audio (0 samples); re-export or re-copy the recording")
+    if info.format in {"WAV", "WAVEX"}:
+        _check_wav_length(path, info.samplerate)
+    return Recording(
+        path=path,
+        sample_rate=info.samplerate,
+        channels=info.channels,
+        frames=info.frames,
+        format=info.format,
+        subtype=info.subtype,
+    )
+
+
+def channel_map(recording: Recording, agent_channel: int | None = 0, caller_channel: int | None = 1) -> ChannelMap:
+    """Check that the requested channels exist (numbered from 0); None leaves that speaker out."""
+    requested = {"--agent-channel": agent_channel, "--caller-channel": caller_channel}
+    count = recording.channels
+    for option, channel in requested.items():
+        if channel is not None and not 0 <= channel < count:
+            raise InputFileError.at(
+                recording.path,
+                f"has {count} channel{'s' if count != 1 else ''}; {option} {channel} does not exist "
+                f"(channels are numbered from 0)",
+            )
+    if agent_channel is not None and agent_channel == caller_channel:
+        raise InputFileError.at(
+            recording.path,
+            f"--agent-channel and --caller-channel are both {agent_channel}; "
+            f"give each speaker its own channel, or leave one out",
+        )
+    return ChannelMap(agent=agent_channel, caller=caller_channel)
+
+
+def _check_wav_length(path: Path, sample_rate: int) -> None:
+    """Compare the length the WAV header gives its data with the bytes present.
+
+    libsndfile quietly reads a cut-short WAV as a shorter recording, so a copy that stopped
+    half-way would otherwise pass for a complete, shorter call.
+    """
+    bytes_per_frame = 0
+    with path.open("rb") as wav:
+        riff = wav.read(12)
+        if len(riff) < 12 or riff[:4] != b"RIFF" or riff[8:12] != b"WAVE":
+            return  # RF64, RIFX and the like: libsndfile's own checks are all there is
+        while len(header := wav.read(8)) == 8:
+            chunk_id, size = header[:4], struct.unpack("<I", header[4:])[0]
+            if chunk_id == b"fmt ":
+                fmt = wav.read(size + (size & 1))
+                if len(fmt) >= 14:
+                    bytes_per_frame = struct.unpack("<H", fmt[12:14])[0]  # nBlockAlign
+            elif chunk_id == b"data":
+                if size in _UNKNOWN_DATA_SIZES or bytes_per_frame == 0:
+                    return
+                present = path.stat().st_size - wav.tell()
+                if present < size:
+                    raise _truncated(path, size // bytes_per_frame, present // bytes_per_frame, sample_rate)
+                return
+            else:
+                wav.seek(size + (size & 1), 1)
+
+
+def _truncated(path: Path, promised_frames: int, present_frames: int, sample_rate: int) -> InputFileError:
+    return InputFileError.at(
+        path,
+        f"is cut short: its header promises {promised_frames / sample_rate:.1f} s of audio but only "
+        f"{present_frames / sample_rate:.1f} s is there; re-copy or re-export the recording",
+    )
+
+
+def _reason(error: soundfile.LibsndfileError) -> str:
+    """libsndfile's message without its decorations ("Error : ...", trailing full stop)."""
+    return error.error_string.removeprefix("Error : ").strip().rstrip(".")

@@ -1,0 +1,114 @@
+"""Call statistics for the report, as QA expects from call analytics: talk time and share per
+speaker, non-talk time, overlap, and speech level / noise / SNR per speaker and per utterance."""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
+from typing import Any
+
+from callassist.detectors.base import Detector
+from callassist.timeline import SPEAKERS, LevelFrame, Speaker, SpeechEnded, SpeechStarted, Utterance
+
+
+@dataclass
+class ChannelLevels:
+    """Voiced frames' levels and the noise floor, in time order, for one speaker's channel."""
+
+    times: list[float] = field(default_factory=list)
+    levels: list[float] = field(default_factory=list)
+    floors: list[float] = field(default_factory=list)
+    noise: list[float] = field(default_factory=list)  # floors of unvoiced frames
+
+    def voiced_between(self, start: float, end: float) -> tuple[list[float], list[float]]:
+        lo, hi = bisect_left(self.times, start), bisect_right(self.times, end)
+        return self.levels[lo:hi], self.floors[lo:hi]
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 1) if values else None
+
+
+class CallStatistics(Detector):
+    """Observes the inputs like a detector, raises nothing."""
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.talk = {s: 0.0 for s in SPEAKERS}
+        self.overlap = 0.0
+        self.non_talk = 0.0
+        self.speaking_since: dict[Speaker, float | None] = {s: None for s in SPEAKERS}
+        self.last_change = 0.0
+        self.channels = {s: ChannelLevels() for s in SPEAKERS}
+        self.has_levels = False
+
+    def _account(self, t: float) -> None:
+        """Attribute the time since the last change of who speaks."""
+        span = t - self.last_change
+        if span > 0:
+            active = [s for s in SPEAKERS if self.speaking_since[s] is not None]
+            for speaker in active:
+                self.talk[speaker] += span
+            if len(active) > 1:
+                self.overlap += span
+            if not active and not self.state.on_hold:
+                self.non_talk += span
+        self.last_change = max(self.last_change, t)
+
+    def on_speech_started(self, item: SpeechStarted) -> None:
+        self._account(item.t)
+        self.speaking_since[item.speaker] = item.t
+
+    def on_speech_ended(self, item: SpeechEnded) -> None:
+        self._account(item.t)
+        self.speaking_since[item.speaker] = None
+
+    def on_level(self, frame: LevelFrame) -> None:
+        self.has_levels = True
+        channel = self.channels[frame.speaker]
+        if frame.voiced:
+            channel.times.append(frame.t)
+            channel.levels.append(frame.level_dbfs)
+            channel.floors.append(frame.noise_floor_dbfs)
+        else:
+            channel.noise.append(frame.noise_floor_dbfs)
+
+    def on_call_end(self, t: float) -> None:
+        self._account(t)
+
+    def utterance_levels(self, utterance: Utterance) -> dict[str, float]:
+        """Mean speech level and SNR over an utterance, from its speaker's channel."""
+        if not self.has_levels:
+            return {}
+        levels, floors = self.channels[utterance.speaker].voiced_between(utterance.start, utterance.end)
+        if not levels:
+            return {}
+        level = _mean(levels)
+        snr = _mean([lv - fl for lv, fl in zip(levels, floors)])
+        return {"level_dbfs": level, "snr_db": snr}
+
+    def to_json(self, duration: float) -> dict[str, Any]:
+        total_talk = sum(self.talk.values()) or 1.0
+        speakers = {}
+        for speaker in SPEAKERS:
+            entry: dict[str, Any] = {
+                "talk_time": round(self.talk[speaker], 2),
+                "talk_share": round(self.talk[speaker] / total_talk, 3),
+            }
+            if self.has_levels:
+                channel = self.channels[speaker]
+                floor = _mean(channel.noise or channel.floors)
+                level = _mean(channel.levels)
+                entry |= {
+                    "level_dbfs": level,
+                    "noise_floor_dbfs": floor,
+                    "snr_db": round(level - floor, 1) if level is not None and floor is not None else None,
+                }
+            speakers[speaker] = entry
+        return {
+            "duration": round(duration, 2),
+            "non_talk_time": round(self.non_talk, 2),
+            "non_talk_share": round(self.non_talk / duration, 3) if duration else 0.0,
+            "overlap_time": round(self.overlap, 2),
+            "speakers": speakers,
+        }
