@@ -47,7 +47,9 @@ class Engine:
             matcher=matcher or PhraseMatcher(settings.matching.threshold),
             state=self.state,
             emit=self._new.append,
+            withdraw=self._withdraw,
         )
+        self.withdrawn: list[Event] = []  # flags raised from partial text that the final result undid
         self.stats = CallStatistics(self.ctx)
         self.detectors: list[Detector] = [cls(self.ctx) for cls in DETECTORS] + [self.stats]
         self.finished = False
@@ -125,6 +127,12 @@ class Engine:
             case ManualSituation():
                 for d in self.detectors:
                     d.on_manual(item)
+
+    def _withdraw(self, event: Event) -> None:
+        for pending in (self._new, self.events):
+            if event in pending:
+                pending.remove(event)
+        self.withdrawn.append(event)
 
     def _take(self) -> list[Event]:
         new = self._new[:]

@@ -57,6 +57,7 @@ class DetectorContext:
     matcher: PhraseMatcher
     state: CallState
     emit: Callable[[Event], None]
+    withdraw: Callable[[Event], None]
 
     def event(
         self,
@@ -69,25 +70,25 @@ class DetectorContext:
         step: int | None = None,
         situation: str | None = None,
         **extra,
-    ) -> None:
+    ) -> Event:
         """Emit an event; its approved line and advice come from the pack's situation
         (`situation`, defaulting to the event id) at `step`."""
         entry = self.pack.situations.get(situation or id)
         extra.setdefault("say", self.pack.say(situation or id, step or 1) if entry else None)
-        self.emit(
-            Event(
-                id=id,
-                kind=kind,
-                t=t,
-                start=start,
-                end=end,
-                speaker=speaker,
-                step=step,
-                advice=entry.advice if entry else None,
-                emitted=self.state.now,
-                **extra,
-            )
+        event = Event(
+            id=id,
+            kind=kind,
+            t=t,
+            start=start,
+            end=end,
+            speaker=speaker,
+            step=step,
+            advice=entry.advice if entry else None,
+            emitted=self.state.now,
+            **extra,
         )
+        self.emit(event)
+        return event
 
 
 class Detector:

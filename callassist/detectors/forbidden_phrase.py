@@ -1,8 +1,14 @@
-"""Forbidden phrases said by the agent (never the caller), each flagged once per utterance."""
+"""Forbidden phrases said by the agent (never the caller).
+
+Flagged as soon as recognised text contains one: from a partial result, before the sentence
+ends. The final result of the same utterance does not flag it again, and a flag whose phrase the
+final result no longer contains is withdrawn, so no false violation stays in the report.
+"""
 
 from __future__ import annotations
 
 from callassist.detectors.base import Detector
+from callassist.events import Event
 from callassist.heard import HeardText
 from callassist.matching import PhraseHit
 from callassist.scriptpack import ForbiddenPhrase
@@ -11,30 +17,39 @@ from callassist.scriptpack import ForbiddenPhrase
 class ForbiddenPhraseDetector(Detector):
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.flagged: dict[str, set[str]] = {}  # utterance key -> phrase ids already flagged
+        self.from_partials: dict[str, dict[str, Event]] = {}  # utterance key -> phrase id -> flag
 
     def on_heard(self, heard: HeardText) -> None:
         if heard.speaker != "agent":
             return
-        already = self.flagged.setdefault(heard.key, set()) if heard.key else set()
+        flagged = self.from_partials.pop(heard.key, {}) if heard.final else self.from_partials.setdefault(heard.key, {})
+        found = set()
         for phrase, hit in self._hits(heard):
-            if phrase.id in already:
-                continue
-            already.add(phrase.id)
-            start, end = heard.span_times(hit)
-            self.ctx.event(
-                "forbidden_phrase",
-                "violation",
-                max(end, start),
-                start,
-                end,
-                "agent",
-                situation=phrase.situation,
-                phrase_id=phrase.id,
-                heard=hit.heard,
-                score=round(hit.score, 1),
-                detail=phrase.phrase,
-            )
+            found.add(phrase.id)
+            if phrase.id not in flagged:
+                event = self._flag(heard, phrase, hit)
+                if not heard.final:
+                    flagged[phrase.id] = event
+        if heard.final:
+            for phrase_id, event in flagged.items():
+                if phrase_id not in found:
+                    self.ctx.withdraw(event)
+
+    def _flag(self, heard: HeardText, phrase: ForbiddenPhrase, hit: PhraseHit) -> Event:
+        start, end = heard.span_times(hit)
+        return self.ctx.event(
+            "forbidden_phrase",
+            "violation",
+            end,
+            start,
+            end,
+            "agent",
+            situation=phrase.situation,
+            phrase_id=phrase.id,
+            heard=hit.heard,
+            score=round(hit.score, 1),
+            detail=phrase.phrase,
+        )
 
     def _hits(self, heard: HeardText) -> list[tuple[ForbiddenPhrase, PhraseHit]]:
         """Every forbidden phrase found, keeping one phrase per stretch of text: where hits
