@@ -1,0 +1,86 @@
+"""`callassist models list | download | verify | path`."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from pathlib import Path
+
+from callassist.models import (
+    CATALOGUE,
+    DEFAULT_MODEL,
+    DownloadError,
+    DownloadProgress,
+    ModelInfo,
+    download_model,
+    find_model,
+    installed_copies,
+    model_folder_problem,
+    user_models_dir,
+    verify_model,
+)
+
+
+def add_models_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add `models` and its actions to the top-level subcommands."""
+    models = subparsers.add_parser("models", help="list, download, check or locate Vosk speech models")
+    actions = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    actions.add_parser("list", help="the known models, their size and use, and where they are installed")
+    download = actions.add_parser("download", help="download and install a model (needs internet)")
+    download.add_argument(
+        "name", nargs="?", default=DEFAULT_MODEL, metavar="NAME", help=f"catalogue name (default: {DEFAULT_MODEL})"
+    )
+    download.add_argument(
+        "--to", type=Path, metavar="DIR", help=f"models folder to install into (default: {user_models_dir()})"
+    )
+    download.add_argument("--url", metavar="URL", help="download from here instead (a mirror); the checksum still applies")
+    verify = actions.add_parser("verify", help="check a model folder (or downloaded zip) and load it; exit 1 on a problem")
+    verify.add_argument(
+        "target", nargs="?", metavar="NAME|PATH", help="catalogue name, model folder or zip (default: the model in use)"
+    )
+    path = actions.add_parser("path", help="print where the model is found, or why it is not")
+    path.add_argument("name", nargs="?", default=DEFAULT_MODEL, metavar="NAME", help=f"default: {DEFAULT_MODEL}")
+
+
+def run_models(args: argparse.Namespace, catalogue: Mapping[str, ModelInfo] = CATALOGUE) -> int:
+    if args.models_command == "list":
+        print(catalogue_text(catalogue))
+    elif args.models_command == "download":
+        print(run_download(args.name, args.to, args.url, catalogue))
+    elif args.models_command == "verify":
+        print(verify_model(args.target, catalogue))
+    else:
+        print(find_model(None, args.name))
+    return 0
+
+
+def catalogue_text(catalogue: Mapping[str, ModelInfo]) -> str:
+    lines: list[str] = []
+    for info in catalogue.values():
+        default = "  (default)" if info.name == DEFAULT_MODEL else ""
+        checksum = (
+            f"SHA-256 {info.sha256}" if info.sha256
+            else "checksum: not pinned (checked only by unpacking into a model folder)"
+        )
+        lines += [f"{info.name}{default}", f"  {info.use}", f"  download: {info.size_text}, {info.url}", f"  {checksum}"]
+        copies = installed_copies(info.name)
+        lines += [f"  installed: {path}" + (f"  (broken: {problem})" if problem else "") for path, problem in copies]
+        if not copies:
+            lines.append("  installed: no")
+    return "\n".join(lines)
+
+
+def run_download(name: str, to: Path | None, url: str | None, catalogue: Mapping[str, ModelInfo]) -> str:
+    info = catalogue.get(name)
+    if info is None:
+        raise DownloadError(f"unknown model {name!r}; known: {', '.join(catalogue)} (see `callassist models list`)")
+    models_dir = to if to is not None else user_models_dir()
+    destination = models_dir / name
+    if destination.is_dir() and model_folder_problem(destination) is None:
+        return f"{name} is already installed: {destination}"
+    installed = download_model(info, models_dir, url=url, progress=DownloadProgress(f"downloading {name}"))
+    checked = (
+        "size and SHA-256 checked" if info.sha256
+        else "checksum not pinned; checked that it unpacks into a model folder"
+    )
+    return f"installed {name} in {installed} ({checked})"
