@@ -11,7 +11,10 @@ from pathlib import Path
 from callassist import __version__
 from callassist.errors import CallassistError
 from callassist.report import summary_text, write_json_atomically
-from callassist.replay import ReplayRequest, replay
+from callassist.audio.recording import open_recording
+from callassist.recognition import open_speech_model
+from callassist.replay import ReplayRequest, replay, transcribe
+from callassist.transcript import write_transcript
 from callassist.scriptpack import ScriptPack, check_packs, load_pack
 from callassist.settings import Settings, load_settings
 
@@ -39,10 +42,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration", type=float, metavar="SECONDS",
         help="where the call ends, for a transcript with no audio (default: its last utterance)",
     )
+    replay_cmd.add_argument(
+        "--asr", choices=("vosk", "none"), default="vosk",
+        help="without a transcript: transcribe with Vosk (default), or 'none' for the acoustic analysis alone",
+    )
+    replay_cmd.add_argument("--model", type=Path, help="Vosk model folder (default: see `callassist models path`)")
     replay_cmd.add_argument("--agent-channel", type=int, default=0, metavar="N", help="agent's channel (default 0)")
     replay_cmd.add_argument("--caller-channel", type=int, default=1, metavar="N", help="caller's channel (default 1)")
     replay_cmd.add_argument("--report", type=Path, help="write the JSON report here (else print a summary)")
     replay_cmd.add_argument("--headless", action="store_true", help="no screen: print or write the report")
+
+    transcribe = commands.add_parser("transcribe", help="transcribe a recording to the transcript format (JSON Lines)")
+    transcribe.add_argument("audio", type=Path, help="call recording (WAV, FLAC, OGG)")
+    transcribe.add_argument("-o", "--output", type=Path, help="transcript to write (default: beside the audio, .jsonl)")
+    transcribe.add_argument("--model", type=Path, help="Vosk model folder")
+    transcribe.add_argument("--agent-channel", type=int, default=0, metavar="N")
+    transcribe.add_argument("--caller-channel", type=int, default=1, metavar="N")
 
     demo = commands.add_parser("demo", parents=[common], help="replay the bundled sample call")
     demo.add_argument("--headless", action="store_true", help="no screen: print the report summary")
@@ -64,12 +79,28 @@ def effective_pack(settings: Settings, extra: list[Path]) -> ScriptPack:
 
 def run_replay(args: argparse.Namespace, request: ReplayRequest) -> int:
     settings = load_settings(args.config)
-    report = replay(request, settings, effective_pack(settings, args.scripts))
+    pack = effective_pack(settings, args.scripts)
+    speech_model = None
+    if request.audio is not None and request.transcript is None and getattr(args, "asr", "none") == "vosk":
+        open_recording(request.audio)  # a bad file is reported before a model is looked for
+        speech_model = open_speech_model(args.model, interactive=sys.stdin.isatty())
+    report = replay(request, settings, pack, speech_model)
     if getattr(args, "report", None):
         write_json_atomically(args.report, report)
         print(f"report written: {args.report} ({len(report['events'])} events, score {report['score']['value']})")
     else:
         print(summary_text(report))
+    return 0
+
+
+def run_transcribe(args: argparse.Namespace) -> int:
+    request = ReplayRequest(audio=args.audio, agent_channel=args.agent_channel, caller_channel=args.caller_channel)
+    open_recording(args.audio)
+    speech_model = open_speech_model(args.model, interactive=sys.stdin.isatty())
+    utterances = transcribe(request, speech_model)
+    output = args.output or args.audio.with_suffix(".jsonl")
+    write_transcript(output, utterances)
+    print(f"transcript written: {output} ({len(utterances)} utterances, model {speech_model.name})")
     return 0
 
 
@@ -133,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_replay(args, ReplayRequest(
                 args.audio, args.transcript, args.duration, args.agent_channel, args.caller_channel
             ))
+        if args.command == "transcribe":
+            return run_transcribe(args)
         if args.command == "demo":
             sample = sample_call_dir()
             return run_replay(args, ReplayRequest(transcript=sample / "sample_call.jsonl"))

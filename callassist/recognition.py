@@ -206,3 +206,29 @@ def recognize_channels(
         if worker.error is not None:
             raise RuntimeError(f"recognition failed on the {worker.recognizer.results.speaker} channel: {worker.error}")
     return [heard for speaker in channels for heard in collected[speaker]]
+
+
+@dataclass(frozen=True)
+class SpeechModel:
+    """A loaded Vosk model, shared by every recogniser (one per channel and thread)."""
+
+    path: Path
+    model: object
+    sample_rate: int
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def open_speech_model(explicit: Path | None, interactive: bool) -> SpeechModel:
+    """Find (or, when a person at the keyboard agrees, download) and load the model."""
+    from callassist.models import DEFAULT_MODEL, ModelNotFoundError, find_model, load_model, offer_download
+
+    path = offer_download(DEFAULT_MODEL, interactive, explicit=explicit)
+    if path is None:
+        try:
+            find_model(explicit)
+        except ModelNotFoundError as error:
+            raise ModelNotFoundError(f"download declined; {error}") from None
+    return SpeechModel(path, load_model(path), model_sample_rate(path))

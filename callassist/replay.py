@@ -6,13 +6,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from callassist.audio.features import analyze_recording
+from callassist.audio.recording import ChannelMap, channel_map, open_recording
 from callassist.engine import Engine
 from callassist.errors import InputFileError
+from callassist.recognition import SpeechModel, recognize_channels
 from callassist.report import CallSource, build_report
 from callassist.scriptpack import ScriptPack
 from callassist.settings import Settings
 from callassist.sources import heard_inputs, transcript_inputs
-from callassist.timeline import EngineInput, input_sort_key
+from callassist.timeline import EngineInput, Utterance, input_sort_key
 from callassist.transcript import read_transcript
 
 
@@ -32,9 +35,13 @@ class PreparedCall:
     inputs: list[EngineInput]
     source: CallSource
     caller_audio: bool
+    utterances: list[Utterance]  # the final text, from the transcript or from recognition
 
 
-def prepare_call(request: ReplayRequest, utterances: list) -> PreparedCall:
+RECOGNITION_BLOCK_SECONDS = 0.2  # how often recognisers are fed: the granularity of partial results
+
+
+def prepare_call(request: ReplayRequest, utterances: list[Utterance], speech_model: SpeechModel | None = None) -> PreparedCall:
     if request.audio is None:
         end = max([request.duration or 0.0] + [u.end for u in utterances])
         source = CallSource(
@@ -44,10 +51,7 @@ def prepare_call(request: ReplayRequest, utterances: list) -> PreparedCall:
             text_from="transcript",
             activity_from="transcript",
         )
-        return PreparedCall(transcript_inputs(utterances), source, caller_audio=True)
-
-    from callassist.audio.features import analyze_recording
-    from callassist.audio.recording import ChannelMap, channel_map, open_recording
+        return PreparedCall(transcript_inputs(utterances), source, True, utterances)
 
     recording = open_recording(request.audio)
     notes: list[str] = []
@@ -60,15 +64,23 @@ def prepare_call(request: ReplayRequest, utterances: list) -> PreparedCall:
         if recording.is_mono:
             notes.append(
                 "mono recording (one mixed channel) and no transcript: the channel is analysed as the "
-                "agent's; caller-side situations are off"
+                "agent's (so is all recognised speech); caller-side situations are off"
             )
             mapping = ChannelMap(agent=0, caller=None)
             caller_audio = False
         else:
             mapping = channel_map(recording, request.agent_channel, request.caller_channel)
-        inputs = analyze_recording(recording, mapping) + heard_inputs(utterances)
-        inputs.sort(key=input_sort_key)
         channels = {k: v for k, v in (("agent", mapping.agent), ("caller", mapping.caller)) if v is not None}
+        if speech_model is not None:
+            recognized = recognize_channels(
+                speech_model.model, speech_model.sample_rate, recording.sample_rate, channels,
+                recording.blocks(RECOGNITION_BLOCK_SECONDS),
+            )
+            utterances = sorted((h.utterance for h in recognized if h.final and h.utterance.text), key=lambda u: u.start)
+        else:
+            recognized = heard_inputs(utterances)
+        inputs = analyze_recording(recording, mapping) + recognized
+        inputs.sort(key=input_sort_key)
         activity_from = "audio"
     end = max([recording.duration] + [u.end for u in utterances])
     source = CallSource(
@@ -76,20 +88,31 @@ def prepare_call(request: ReplayRequest, utterances: list) -> PreparedCall:
         transcript=str(request.transcript) if request.transcript else None,
         duration=end,
         channel_map=channels,
-        text_from="transcript" if request.transcript else "none",
+        text_from=(
+            "transcript" if request.transcript else f"vosk:{speech_model.name}" if speech_model else "none"
+        ),
         activity_from=activity_from,
         notes=tuple(notes),
     )
-    return PreparedCall(inputs, source, caller_audio)
+    return PreparedCall(inputs, source, caller_audio, utterances)
 
 
-def replay(request: ReplayRequest, settings: Settings, pack: ScriptPack) -> dict[str, Any]:
-    """Replay one call and return its report (schema callassist.report/1)."""
+def replay(
+    request: ReplayRequest, settings: Settings, pack: ScriptPack, speech_model: SpeechModel | None = None
+) -> dict[str, Any]:
+    """Replay one call and return its report (schema callassist.report/1). Without a transcript,
+    the audio is transcribed with `speech_model` when one is given."""
     if request.audio is None and request.transcript is None:
         raise InputFileError("nothing to replay: give an audio file, --transcript FILE, or both")
     utterances = read_transcript(request.transcript) if request.transcript else []
-    call = prepare_call(request, utterances)
-    engine = Engine(pack, settings, caller_audio=call.caller_audio, has_text=bool(utterances))
+    call = prepare_call(request, utterances, speech_model if request.transcript is None else None)
+    has_text = call.source.text_from != "none"
+    engine = Engine(pack, settings, caller_audio=call.caller_audio, has_text=has_text)
     engine.feed_all(call.inputs)
     engine.finish(call.source.duration)
-    return build_report(engine, call.source, utterances)
+    return build_report(engine, call.source, call.utterances)
+
+
+def transcribe(request: ReplayRequest, speech_model: SpeechModel) -> list[Utterance]:
+    """The recording's final recognised text, both channels, in time order."""
+    return prepare_call(request, [], speech_model).utterances

@@ -84,6 +84,7 @@ def build_report(engine: Engine, source: CallSource, utterances: list[Utterance]
             "text_from": source.text_from,
             "activity_from": source.activity_from,
             "notes": list(source.notes),
+            "withdrawn_flags": len(engine.withdrawn),
             "script_pack": list(engine.pack.sources),
             "settings": settings.to_json(),
         },

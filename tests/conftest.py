@@ -12,10 +12,14 @@ DATA = Path(__file__).parent / "data"
 
 @pytest.fixture(autouse=True)
 def isolated_config(tmp_path_factory, monkeypatch):
-    """Tests never read a developer's own config: no ./callassist.toml, empty config folder."""
+    """Tests never read a developer's own config or models: no ./callassist.toml, empty config
+    and data folders, no CALLASSIST_MODEL."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("APPDATA", str(home / "appdata"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("LOCALAPPDATA", str(home / "localappdata"))
+    monkeypatch.delenv("CALLASSIST_MODEL", raising=False)
     monkeypatch.chdir(home)
 
 
