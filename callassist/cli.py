@@ -12,6 +12,7 @@ from callassist import __version__
 from callassist.errors import CallassistError
 from callassist.report import summary_text, write_json_atomically
 from callassist.audio.recording import open_recording
+from callassist.modelcli import add_models_commands, run_models
 from callassist.recognition import open_speech_model
 from callassist.replay import ReplayRequest, replay, transcribe
 from callassist.transcript import write_transcript
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("paths", nargs="*", type=Path, help="pack files or folders (default: the standard pack)")
     show = scripts_commands.add_parser("show", parents=[common], help="print the effective pack")
     show.add_argument("--json", action="store_true", help="as JSON instead of text")
+    add_models_commands(commands)
     return parser
 
 
@@ -169,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             sample = sample_call_dir()
             return run_replay(args, ReplayRequest(transcript=sample / "sample_call.jsonl"))
+        if args.command == "models":
+            return run_models(args)
         return run_scripts(args)
     except CallassistError as error:
         print(f"callassist: error: {error}", file=sys.stderr)
