@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from callassist.detectors import DETECTORS, CallState, Detector, DetectorContext
+from callassist.detectors import DETECTORS, CallState, Countdown, Detector, DetectorContext
 from callassist.events import Event
 from callassist.heard import HeardText
 from callassist.matching import PhraseMatcher
@@ -39,6 +39,7 @@ class Engine:
         self.pack = pack
         self.settings = settings
         self.state = CallState(caller_audio=caller_audio, has_text=has_text)
+        self.cleared = []
         self.events: list[Event] = []
         self._new: list[Event] = []
         self.ctx = DetectorContext(
@@ -48,8 +49,10 @@ class Engine:
             state=self.state,
             emit=self._new.append,
             withdraw=self._withdraw,
+            clear=self.cleared.append,
         )
         self.withdrawn: list[Event] = []  # flags raised from partial text that the final result undid
+        self.cleared: list[str] = []  # situations that ended since last asked (live prompts go)
         self.stats = CallStatistics(self.ctx)
         self.detectors: list[Detector] = [cls(self.ctx) for cls in DETECTORS] + [self.stats]
         self.finished = False
@@ -127,6 +130,14 @@ class Engine:
             case ManualSituation():
                 for d in self.detectors:
                     d.on_manual(item)
+
+    def countdowns(self) -> list[Countdown]:
+        """Steps that are due unless something happens first, at the current stream time."""
+        return [c for d in self.detectors if (c := d.countdown(self.state.now)) is not None]
+
+    def take_cleared(self) -> list[str]:
+        cleared, self.cleared = self.cleared, []
+        return cleared
 
     def _withdraw(self, event: Event) -> None:
         for pending in (self._new, self.events):

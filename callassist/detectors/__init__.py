@@ -2,7 +2,7 @@
 runs first because the silence detectors read the hold state it keeps."""
 
 from callassist.detectors.angry_caller import AngryCallerDetector
-from callassist.detectors.base import CallState, Detector, DetectorContext
+from callassist.detectors.base import CallState, Countdown, Detector, DetectorContext
 from callassist.detectors.closing import ClosingDetector
 from callassist.detectors.crosstalk import CrosstalkDetector
 from callassist.detectors.dead_air import DeadAirDetector
@@ -12,6 +12,7 @@ from callassist.detectors.forbidden_phrase import ForbiddenPhraseDetector
 from callassist.detectors.greeting import GreetingDetector
 from callassist.detectors.hints import HintDetector
 from callassist.detectors.hold import HoldDetector
+from callassist.detectors.manual import ManualSituationDetector
 from callassist.detectors.noisy_line import NoisyLineDetector
 from callassist.detectors.quiet_caller import QuietCallerDetector
 from callassist.detectors.silent_caller import SilentCallerDetector
@@ -30,6 +31,7 @@ DETECTORS: tuple[type[Detector], ...] = (
     AngryCallerDetector,
     DialectDetector,
     HintDetector,
+    ManualSituationDetector,
 )
 
-__all__ = ["DETECTORS", "CallState", "Detector", "DetectorContext"]
+__all__ = ["DETECTORS", "CallState", "Countdown", "Detector", "DetectorContext"]

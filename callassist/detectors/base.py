@@ -21,6 +21,16 @@ from callassist.timeline import (
 )
 
 
+@dataclass(frozen=True)
+class Countdown:
+    """A situation step that is due unless something happens first (caller silent 3.2 s of 5 s)."""
+
+    situation: str
+    next_step: int | None
+    elapsed: float
+    total: float
+
+
 @dataclass
 class CallState:
     """Facts several detectors share. The engine updates speech facts before detectors see an
@@ -58,6 +68,7 @@ class DetectorContext:
     state: CallState
     emit: Callable[[Event], None]
     withdraw: Callable[[Event], None]
+    clear: Callable[[str], None]  # a situation is over (its prompt can go)
 
     def event(
         self,
@@ -118,6 +129,10 @@ class Detector:
     def on_deadline(self, t: float) -> None: ...
 
     def on_call_end(self, t: float) -> None: ...
+
+    def countdown(self, now: float) -> Countdown | None:
+        """What this detector is counting towards at stream time `now`, for the live screen."""
+        return None
 
 
 class Episodes:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from callassist.detectors.base import Detector
+from callassist.detectors.base import Countdown, Detector
 from callassist.timeline import SpeechEnded, SpeechStarted
 
 
@@ -29,3 +29,10 @@ class DeadAirDetector(Detector):
         start = t - self.settings.timings.dead_air
         self.ctx.event("agent_dead_air", "violation", t, start, t, "agent")
         self.caller_finished = None
+
+    def countdown(self, now: float) -> Countdown | None:
+        due = self.deadline()
+        if due is None:
+            return None
+        total = self.settings.timings.dead_air
+        return Countdown("agent_dead_air", None, max(0.0, total - (due - now)), total)

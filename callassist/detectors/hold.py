@@ -6,7 +6,7 @@ Runs first among detectors: the silence detectors read `state.on_hold`.
 
 from __future__ import annotations
 
-from callassist.detectors.base import Detector
+from callassist.detectors.base import Countdown, Detector
 from callassist.heard import HeardText
 from callassist.timeline import HoldChanged, SpeechStarted
 
@@ -64,3 +64,10 @@ class HoldDetector(Detector):
         self.reported_too_long = True
         self.holds[-1]["too_long"] = True
         self.ctx.event("hold_too_long", "violation", t, self.state.hold_since or t, t, "agent")
+
+    def countdown(self, now: float) -> Countdown | None:
+        due = self.deadline()
+        if due is None:
+            return None
+        total = self.settings.timings.hold_check_back
+        return Countdown("hold_too_long", None, max(0.0, total - (due - now)), total)

@@ -26,6 +26,7 @@ class QuietCallerDetector(Detector):
         if frame.level_dbfs >= limits.quiet_level_dbfs:
             self.quiet_speech = 0.0
             if self.step:  # the caller is audible again: the situation is over
+                self.ctx.clear("quiet_caller")
                 self.step = 0
                 self.hang_up_from = None
                 if self.state.ending == "quiet_caller":

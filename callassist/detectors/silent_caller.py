@@ -7,7 +7,7 @@ call through the script. Any caller speech resets it.
 
 from __future__ import annotations
 
-from callassist.detectors.base import Detector
+from callassist.detectors.base import Countdown, Detector
 from callassist.timeline import SpeechEnded, SpeechStarted
 
 LAST_STEP = 3
@@ -21,6 +21,8 @@ class SilentCallerDetector(Detector):
 
     def on_speech_started(self, item: SpeechStarted) -> None:
         if item.speaker == "caller":
+            if self.step:
+                self.ctx.clear("silent_caller")
             self.step = 0
             self.anchor = None
 
@@ -49,3 +51,10 @@ class SilentCallerDetector(Detector):
         self.anchor = t
         if self.step == LAST_STEP:
             self.state.ended_by = "silent_caller"
+
+    def countdown(self, now: float) -> Countdown | None:
+        due = self.deadline()
+        if due is None:
+            return None
+        total = self.settings.timings.silent_step
+        return Countdown("silent_caller", self.step + 1, max(0.0, total - (due - now)), total)
