@@ -15,13 +15,26 @@ from callassist.audio.recording import open_recording
 from callassist.modelcli import add_models_commands, run_models
 from callassist.recognition import open_speech_model
 from callassist.replay import ReplayRequest, replay, transcribe
-from callassist.transcript import write_transcript
+from callassist.transcript import read_transcript, write_transcript
 from callassist.scriptpack import ScriptPack, check_packs, load_pack
 from callassist.settings import Settings, load_settings
 
 
 def sample_call_dir() -> Path:
     return Path(str(files("callassist.samples")))
+
+
+def speed(text: str) -> float | None:
+    """--speed: a positive factor, or 'max' (as fast as possible: None)."""
+    if text == "max":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a speed: give a number like 1 or 2, or max") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("speed must be more than 0")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay_cmd.add_argument("--caller-channel", type=int, default=1, metavar="N", help="caller's channel (default 1)")
     replay_cmd.add_argument("--report", type=Path, help="write the JSON report here (else print a summary)")
     replay_cmd.add_argument("--headless", action="store_true", help="no screen: print or write the report")
+    replay_cmd.add_argument("--speed", type=speed, default=1.0, help="screen replay pace: 1 (real time), 2, ..., or max")
 
     transcribe = commands.add_parser("transcribe", help="transcribe a recording to the transcript format (JSON Lines)")
     transcribe.add_argument("audio", type=Path, help="call recording (WAV, FLAC, OGG)")
@@ -62,6 +76,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", parents=[common], help="replay the bundled sample call")
     demo.add_argument("--headless", action="store_true", help="no screen: print the report summary")
+    demo.add_argument("--speed", type=speed, default=1.0, help="1 (real time), 2, ..., or max")
+
+    live = commands.add_parser("live", parents=[common], help="the live screen: listen to a call and prompt the agent")
+    live.add_argument("--agent-device", help="microphone: index or part of the name (see `callassist devices`)")
+    live.add_argument("--agent-channel", type=int, help="channel of the agent's device carrying the agent")
+    live.add_argument("--caller-device", help="device carrying the caller (e.g. a 'Monitor of' softphone output)")
+    live.add_argument("--caller-channel", type=int, help="channel carrying the caller (-1: none)")
+    live.add_argument("--model", type=Path, help="Vosk model folder")
+    live.add_argument("--asr", choices=("vosk", "none"), default="vosk", help="'none': no recognition (acoustic checks only)")
+    live.add_argument("--record", action="store_true", default=None, help="save each call's stereo recording too")
+    live.add_argument("--calls-dir", type=Path, help="where reports of ended calls go")
+
+    commands.add_parser("devices", help="list audio input devices")
 
     scripts = commands.add_parser("scripts", help="check or show script packs")
     scripts_commands = scripts.add_subparsers(dest="scripts_command", required=True, metavar="ACTION")
@@ -86,12 +113,52 @@ def run_replay(args: argparse.Namespace, request: ReplayRequest) -> int:
     if request.audio is not None and request.transcript is None and getattr(args, "asr", "none") == "vosk":
         open_recording(request.audio)  # a bad file is reported before a model is looked for
         speech_model = open_speech_model(args.model, interactive=sys.stdin.isatty())
+    if request.audio is not None and not args.headless and not getattr(args, "report", None):
+        from callassist.ui.run import replay_app
+
+        open_recording(request.audio)
+        transcript = read_transcript(request.transcript) if request.transcript else None
+        replay_app(
+            request.audio, settings, pack, speed=args.speed, transcript=transcript, speech_model=speech_model,
+            agent_channel=request.agent_channel, caller_channel=request.caller_channel,
+        ).run()
+        return 0
     report = replay(request, settings, pack, speech_model)
     if getattr(args, "report", None):
         write_json_atomically(args.report, report)
         print(f"report written: {args.report} ({len(report['events'])} events, score {report['score']['value']})")
     else:
         print(summary_text(report))
+    return 0
+
+
+def run_live(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    settings = load_settings(args.config)
+    overrides = {
+        key: value
+        for key, value in (
+            ("agent_device", args.agent_device), ("agent_channel", args.agent_channel),
+            ("caller_device", args.caller_device), ("caller_channel", args.caller_channel),
+        )
+        if value is not None
+    }
+    settings = replace(settings, live=replace(settings.live, **overrides))
+    pack = effective_pack(settings, args.scripts)
+    speech_model = open_speech_model(args.model, interactive=sys.stdin.isatty()) if args.asr == "vosk" else None
+    from callassist.ui.run import live_app
+
+    calls_dir = args.calls_dir or settings.base_dir / settings.live.calls_dir
+    record = settings.live.record if args.record is None else args.record
+    live_app(settings, pack, speech_model, calls_dir, record).run()
+    return 0
+
+
+def run_devices() -> int:
+    from callassist.live.devices import format_device_table, list_input_devices
+
+    print(format_device_table(list_input_devices()))
     return 0
 
 
@@ -170,7 +237,13 @@ def main(argv: list[str] | None = None) -> int:
             return run_transcribe(args)
         if args.command == "demo":
             sample = sample_call_dir()
-            return run_replay(args, ReplayRequest(transcript=sample / "sample_call.jsonl"))
+            audio = sample / "sample_call.wav"
+            args.asr, args.report = "none", None
+            return run_replay(args, ReplayRequest(audio=audio, transcript=sample / "sample_call.jsonl"))
+        if args.command == "live":
+            return run_live(args)
+        if args.command == "devices":
+            return run_devices()
         if args.command == "models":
             return run_models(args)
         return run_scripts(args)

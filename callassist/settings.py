@@ -69,6 +69,36 @@ class AcousticSettings:
 
 
 @dataclass(frozen=True)
+class LiveSettings:
+    agent_device: str
+    agent_channel: int
+    caller_device: str
+    caller_channel: int
+    sample_rate: int
+    calls_dir: str
+    record: bool
+    meter_hz: int
+
+
+@dataclass(frozen=True)
+class KeySettings:
+    start_call: str
+    end_call: str
+    hold: str
+    silent: str
+    quiet: str
+    noisy: str
+    dialect: str
+    angry: str
+    dismiss: str
+    help: str
+    quit: str
+    pause: str
+    back: str
+    forward: str
+
+
+@dataclass(frozen=True)
 class ScoreSettings:
     start: int
     deductions: dict[str, int]
@@ -83,6 +113,8 @@ class Settings:
     matching: MatchingSettings
     dialect: DialectSettings
     acoustic: AcousticSettings
+    live: LiveSettings
+    keys: KeySettings
     score: ScoreSettings
     source: str  # the config file used, or "defaults"
     base_dir: Path  # relative paths in the config are relative to this folder
@@ -103,6 +135,8 @@ SECTIONS: dict[str, type] = {
     "matching": MatchingSettings,
     "dialect": DialectSettings,
     "acoustic": AcousticSettings,
+    "live": LiveSettings,
+    "keys": KeySettings,
     "score": ScoreSettings,
 }
 

@@ -1,0 +1,1 @@
+"""The Textual terminal UI. The only part of callassist that imports Textual."""

@@ -1,0 +1,120 @@
+"""The pieces of the main screen. Each renders from plain state; none reads a clock."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from callassist.detectors.base import Countdown
+from callassist.events import Event
+from callassist.live.messages import CallPhase, Checklist
+from callassist.report import format_time
+from callassist.scriptpack import ScriptPack
+
+PHASE_LABELS: dict[CallPhase, tuple[str, str]] = {
+    "waiting": ("等待来电 WAITING", "grey50"),
+    "in_call": ("通话中 IN CALL", "green"),
+    "on_hold": ("保持中 ON HOLD", "yellow"),
+    "ended": ("已结束 ENDED", "grey50"),
+}
+METER_FLOOR = -60.0
+
+
+def meter(label: str, dbfs: float | None, width: int = 12) -> Text:
+    if dbfs is None:
+        return Text(f"{label} ", style="bold") + Text("not wired", style="grey50")
+    filled = round(width * min(max((dbfs - METER_FLOOR) / -METER_FLOOR, 0.0), 1.0))
+    colour = "red" if dbfs > -6 else "green" if dbfs > -40 else "yellow"
+    return (
+        Text(f"{label} ", style="bold")
+        + Text("█" * filled, style=colour)
+        + Text("░" * (width - filled), style="grey30")
+        + Text(f" {dbfs:4.0f} dB" if dbfs > -100 else "   -∞ dB", style="grey70")
+    )
+
+
+class StatusBar(Static):
+    """Call state, call timer, level meters for both speakers."""
+
+    def show(self, phase: CallPhase, call_time: float, agent: float | None, caller: float | None,
+             position: float | None = None, paused: bool = False) -> None:
+        label, colour = PHASE_LABELS[phase]
+        text = Text(f" {label} ", style=f"bold black on {colour}") + Text(f"  {format_time(call_time)[:-3]}  ")
+        if position is not None:
+            text += Text(f"replay {format_time(position)[:-3]}{' ⏸' if paused else ''}  ", style="grey70")
+        text += meter("坐席 agent", agent) + Text("   ") + meter("客户 caller", caller)
+        self.update(text)
+
+
+class SayNowCard(Static):
+    """The approved line for the active situation and step, with its countdown."""
+
+    def show(self, pack: ScriptPack, event: Event | None, countdown: Countdown | None) -> None:
+        if event is None and countdown is None:
+            self.update(Text("说 / SAY NOW\n", style="bold") + Text("— nothing to say yet —", style="grey50"))
+            self.set_class(False, "active")
+            return
+        text = Text()
+        if event is not None:
+            situation = pack.situations.get(event.id)
+            title = situation.title if situation else event.id
+            steps = len(situation.steps) if situation and situation.steps else None
+            step = f"  step {event.step} of {steps}" if event.step and steps and steps > 1 else ""
+            text += Text(f"说 / SAY NOW — {title} ({event.id}){step}\n", style="bold")
+            if event.say:
+                text += Text(event.say + "\n", style="bold white")
+            if event.advice:
+                text += Text(event.advice + "\n", style="italic")
+        if countdown is not None:
+            situation = pack.situations.get(countdown.situation)
+            name = situation.title if situation else countdown.situation
+            bar_width = 20
+            done = round(bar_width * min(countdown.elapsed / countdown.total, 1.0)) if countdown.total else 0
+            nxt = f" → step {countdown.next_step}" if countdown.next_step else ""
+            text += Text(f"{name}: {countdown.elapsed:.1f} s of {countdown.total:g} s{nxt}  ", style="yellow")
+            text += Text("▓" * done + "░" * (bar_width - done), style="yellow")
+        self.update(text)
+        self.set_class(True, "active")
+
+
+class AlertBanner(Static):
+    """A forbidden phrase was just said: impossible to miss, at the top of the screen."""
+
+    def show(self, event: Event | None) -> None:
+        if event is None:
+            self.display = False
+            return
+        self.display = True
+        self.update(
+            Text("⚠ 禁用语 FORBIDDEN  ", style="bold")
+            + Text(f"「{event.heard}」", style="bold")
+            + Text(f"  ({event.detail})  {format_time(event.t)[:-3]}\n")
+            + Text("改说 say instead: ", style="bold")
+            + Text(event.say or "—")
+        )
+
+
+class ChecklistPanel(Static):
+    def show(self, checklist: Checklist | None, caller_audio: bool) -> None:
+        def mark(ok: bool | None) -> Text:
+            return Text("✓ ", style="green") if ok else Text("✗ ", style="red") if ok is False else Text("· ", style="grey50")
+
+        check = checklist or Checklist(greeting=None)
+        text = Text("Checklist\n", style="bold")
+        text += mark(check.greeting) + Text("greeting 开头问候\n")
+        for key, label in (("closing_offer", "还有什么可以帮助您"), ("closing_thanks", "感谢来电，再见")):
+            text += mark(check.closing.get(key) or None) + Text(f"closing {label}\n")
+        text += mark(check.hold_ok if check.holds else None) + Text(f"hold etiquette ({check.holds} hold(s))\n")
+        if not caller_audio:
+            text += Text("\nNo caller channel: caller-side\nsituations are off.", style="yellow")
+        self.update(text)
+
+
+class AlertList(Static):
+    """Every forbidden phrase of this call, kept visible."""
+
+    def show(self, alerts: list[Event]) -> None:
+        text = Text(f"Forbidden phrases this call: {len(alerts)}\n", style="bold")
+        for event in alerts[-8:]:
+            text += Text(f"{format_time(event.t)[:-3]} ", style="grey70") + Text(f"「{event.heard}」\n", style="red")
+        self.update(text)
