@@ -39,9 +39,10 @@ class Engine:
         self.pack = pack
         self.settings = settings
         self.state = CallState(caller_audio=caller_audio, has_text=has_text)
-        self.cleared = []
         self.events: list[Event] = []
         self._new: list[Event] = []
+        self.withdrawn: list[Event] = []  # flags raised from partial text that the final result undid
+        self.cleared: list[str] = []  # situations that ended since last asked (live prompts go)
         self.ctx = DetectorContext(
             pack=pack,
             settings=settings,
@@ -51,8 +52,6 @@ class Engine:
             withdraw=self._withdraw,
             clear=self.cleared.append,
         )
-        self.withdrawn: list[Event] = []  # flags raised from partial text that the final result undid
-        self.cleared: list[str] = []  # situations that ended since last asked (live prompts go)
         self.stats = CallStatistics(self.ctx)
         self.detectors: list[Detector] = [cls(self.ctx) for cls in DETECTORS] + [self.stats]
         self.finished = False
@@ -136,7 +135,8 @@ class Engine:
         return [c for d in self.detectors if (c := d.countdown(self.state.now)) is not None]
 
     def take_cleared(self) -> list[str]:
-        cleared, self.cleared = self.cleared, []
+        cleared = self.cleared[:]
+        self.cleared.clear()
         return cleared
 
     def _withdraw(self, event: Event) -> None:
