@@ -15,6 +15,8 @@ class ClosingDetector(Detector):
     def on_heard(self, heard: HeardText) -> None:
         if heard.speaker != "agent" or not heard.final:
             return
+        if self.state.utterances["agent"] == 1:
+            return  # the greeting's own 「请问有什么可以帮助您」 is not the closing offer
         for required in self.closing:
             if required.id not in self.said:
                 hit = self.ctx.matcher.best(heard.prepared, [self.ctx.pack.fill(p) for p in required.phrases], required.threshold)

@@ -39,6 +39,7 @@ from callassist.settings import Settings
 from callassist.ui.widgets import AlertBanner, AlertList, ChecklistPanel, SayNowCard, StatusBar
 
 ALERT_SHOWN_FOR = 10.0  # s of call time a forbidden-phrase banner stays up (the list keeps it)
+HINT_SHOWN_FOR = 15.0  # s of call time a hint stays on the card; situations stay until they end
 SITUATION_KEYS = ("silent", "quiet", "noisy", "dialect", "angry")
 SITUATION_IDS = {
     "silent": "silent_caller",
@@ -91,6 +92,7 @@ class CallAssistApp(App[None]):
             session.deliver = self.deliver
         self.call_time = 0.0
         self.paused = False
+        self.markers: list[Text] = []  # event lines waiting for the transcript line they belong after
         self._install_bindings()
 
     def _install_bindings(self) -> None:
@@ -149,6 +151,9 @@ class CallAssistApp(App[None]):
                 if self.alert is not None and update.call_time - self.alert.t > ALERT_SHOWN_FOR:
                     self.alert = None
                     self.query_one(AlertBanner).show(None)
+                if self.prompt is not None and self.prompt.kind == "hint" and update.call_time - self.prompt.t > HINT_SHOWN_FOR:
+                    self.prompt = None
+                self._flush_markers()
                 self.query_one(StatusBar).show(
                     update.phase, update.call_time, update.agent_dbfs, update.caller_dbfs, update.position, update.paused
                 )
@@ -208,9 +213,14 @@ class CallAssistApp(App[None]):
         elif event.say or event.advice:
             self.prompt = event
             self.query_one(SayNowCard).show(self.pack, event, self.countdown)
-        if event.kind != "hint" or event.say:
-            label = Text(f"{format_time(event.t)[:-3]} ▶ {event.id}", style="bold yellow" if event.kind != "violation" else "bold red")
-            self.query_one("#transcript", RichLog).write(label)
+        style = "bold red" if event.kind == "violation" else "bold yellow"
+        self.markers.append(Text(f"{format_time(event.t)[:-3]} ▶ {event.id}", style=style))
+
+    def _flush_markers(self) -> None:
+        log = self.query_one("#transcript", RichLog)
+        for marker in self.markers:
+            log.write(marker)
+        self.markers.clear()
 
     def _show_heard(self, update: Heard) -> None:
         heard = update.heard
@@ -222,12 +232,13 @@ class CallAssistApp(App[None]):
         partial.update("")
         if not heard.utterance.text:
             return
-        line = Text(f"{format_time(heard.utterance.start)[:-3]} {name} ", style=f"bold {colour}")
+        line = Text.assemble((f"{format_time(heard.utterance.start)[:-3]} {name} ", f"bold {colour}"))
         body = Text(heard.utterance.text)
         for alert in self.alerts:
             if heard.utterance.start - 0.5 <= alert.t <= heard.utterance.end + 0.5 and alert.heard:
                 body.highlight_words([alert.heard], style="bold white on red")
         self.query_one("#transcript", RichLog).write(line + body)
+        self._flush_markers()
 
     # ------------------------------------------------------------------ keys
 

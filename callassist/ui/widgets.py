@@ -22,14 +22,14 @@ METER_FLOOR = -60.0
 
 def meter(label: str, dbfs: float | None, width: int = 12) -> Text:
     if dbfs is None:
-        return Text(f"{label} ", style="bold") + Text("not wired", style="grey50")
+        return Text.assemble((f"{label} ", "bold"), ("not wired", "grey50"))
     filled = round(width * min(max((dbfs - METER_FLOOR) / -METER_FLOOR, 0.0), 1.0))
     colour = "red" if dbfs > -6 else "green" if dbfs > -40 else "yellow"
-    return (
-        Text(f"{label} ", style="bold")
-        + Text("█" * filled, style=colour)
-        + Text("░" * (width - filled), style="grey30")
-        + Text(f" {dbfs:4.0f} dB" if dbfs > -100 else "   -∞ dB", style="grey70")
+    return Text.assemble(
+        (f"{label} ", "bold"),
+        ("█" * filled, colour),
+        ("░" * (width - filled), "grey30"),
+        (f" {dbfs:4.0f} dB" if dbfs > -100 else "   -∞ dB", "grey70"),
     )
 
 
@@ -39,7 +39,7 @@ class StatusBar(Static):
     def show(self, phase: CallPhase, call_time: float, agent: float | None, caller: float | None,
              position: float | None = None, paused: bool = False) -> None:
         label, colour = PHASE_LABELS[phase]
-        text = Text(f" {label} ", style=f"bold black on {colour}") + Text(f"  {format_time(call_time)[:-3]}  ")
+        text = Text.assemble((f" {label} ", f"bold black on {colour}"), f"  {format_time(call_time)[:-3]}  ")
         if position is not None:
             text += Text(f"replay {format_time(position)[:-3]}{' ⏸' if paused else ''}  ", style="grey70")
         text += meter("坐席 agent", agent) + Text("   ") + meter("客户 caller", caller)
@@ -51,7 +51,7 @@ class SayNowCard(Static):
 
     def show(self, pack: ScriptPack, event: Event | None, countdown: Countdown | None) -> None:
         if event is None and countdown is None:
-            self.update(Text("说 / SAY NOW\n", style="bold") + Text("— nothing to say yet —", style="grey50"))
+            self.update(Text.assemble(("说 / SAY NOW\n", "bold"), ("— nothing to say yet —", "grey50")))
             self.set_class(False, "active")
             return
         text = Text()
@@ -86,11 +86,13 @@ class AlertBanner(Static):
             return
         self.display = True
         self.update(
-            Text("⚠ 禁用语 FORBIDDEN  ", style="bold")
-            + Text(f"「{event.heard}」", style="bold")
-            + Text(f"  ({event.detail})  {format_time(event.t)[:-3]}\n")
-            + Text("改说 say instead: ", style="bold")
-            + Text(event.say or "—")
+            Text.assemble(
+                ("⚠ 禁用语 FORBIDDEN  ", "bold"),
+                (f"「{event.heard}」", "bold"),
+                f"  ({event.detail})  {format_time(event.t)[:-3]}\n",
+                ("改说 say instead: ", "bold"),
+                event.say or "—",
+            )
         )
 
 
@@ -100,11 +102,14 @@ class ChecklistPanel(Static):
             return Text("✓ ", style="green") if ok else Text("✗ ", style="red") if ok is False else Text("· ", style="grey50")
 
         check = checklist or Checklist(greeting=None)
-        text = Text("Checklist\n", style="bold")
-        text += mark(check.greeting) + Text("greeting 开头问候\n")
+        text = Text.assemble(("Checklist\n", "bold"))
+        text += mark(check.greeting)
+        text.append("greeting 开头问候\n")
         for key, label in (("closing_offer", "还有什么可以帮助您"), ("closing_thanks", "感谢来电，再见")):
-            text += mark(check.closing.get(key) or None) + Text(f"closing {label}\n")
-        text += mark(check.hold_ok if check.holds else None) + Text(f"hold etiquette ({check.holds} hold(s))\n")
+            text += mark(check.closing.get(key) or None)
+            text.append(f"closing {label}\n")
+        text += mark(check.hold_ok if check.holds else None)
+        text.append(f"hold etiquette ({check.holds} hold(s))\n")
         if not caller_audio:
             text += Text("\nNo caller channel: caller-side\nsituations are off.", style="yellow")
         self.update(text)
@@ -114,7 +119,8 @@ class AlertList(Static):
     """Every forbidden phrase of this call, kept visible."""
 
     def show(self, alerts: list[Event]) -> None:
-        text = Text(f"Forbidden phrases this call: {len(alerts)}\n", style="bold")
+        text = Text.assemble((f"Forbidden phrases this call: {len(alerts)}\n", "bold"))
         for event in alerts[-8:]:
-            text += Text(f"{format_time(event.t)[:-3]} ", style="grey70") + Text(f"「{event.heard}」\n", style="red")
+            text.append(f"{format_time(event.t)[:-3]} ", "grey70")
+            text.append(f"「{event.heard}」\n", "red")
         self.update(text)

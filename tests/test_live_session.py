@@ -1,0 +1,107 @@
+"""The call session (headless): the same engine live and in replay, device faults, keys."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from callassist.live.messages import CallEnded, CallStarted, DeviceProblem, Raised, ReplayFinished, Tick
+from callassist.live.session import CallSession, ChannelSource, SessionOptions, Wiring
+from callassist.live.sources import FakeSource, FileSource
+from callassist.replay import ReplayRequest, replay
+from callassist.transcript import read_transcript
+
+CALLS = Path(__file__).parent / "fixtures" / "calls"
+STEREO = Wiring(ChannelSource(0, 0), ChannelSource(0, 1))
+
+
+def run_replay_session(name: str, settings, pack, transcript: bool) -> list:
+    messages: list = []
+    session = CallSession(
+        [FileSource(CALLS / f"{name}.wav", speed=None)], STEREO, pack, settings, messages.append,
+        transcript=read_transcript(CALLS / f"{name}.jsonl") if transcript else None,
+        options=SessionOptions(replay=True),
+    )
+    session.run()
+    return messages
+
+
+def event_keys(events) -> list[tuple]:
+    return sorted((e.id, e.step, round(e.t, 2)) for e in events)
+
+
+def test_screen_replay_raises_what_the_headless_replay_reports(settings, pack):
+    """One engine for live and replay: the session streaming a recording block by block raises
+    the very events the QA report of the same recording lists."""
+    for name, with_text in (("silent", False), ("quiet", False), ("angry", True), ("crosstalk", True)):
+        messages = run_replay_session(name, settings, pack, with_text)
+        assert isinstance(messages[-1], ReplayFinished)
+        live = [m.event for m in messages if isinstance(m, Raised)]
+        request = ReplayRequest(audio=CALLS / f"{name}.wav", transcript=CALLS / f"{name}.jsonl" if with_text else None)
+        report = replay(request, settings, pack)
+        assert event_keys(live) == sorted((e["id"], e.get("step"), e["t"]) for e in report["events"]), name
+
+
+def test_ticks_carry_levels_and_the_silent_countdown(settings, pack):
+    messages = run_replay_session("silent", settings, pack, transcript=False)
+    ticks = [m for m in messages if isinstance(m, Tick)]
+    assert len(ticks) > 30
+    assert any(t.agent_dbfs is not None and t.agent_dbfs > -30 for t in ticks)
+    counting = [c for t in ticks for c in t.countdowns if c.situation == "silent_caller"]
+    assert counting and max(c.elapsed for c in counting) <= 5.0
+
+
+def test_unplugged_device_is_reported_and_the_call_goes_on(settings, pack, tmp_path):
+    samples, rate = soundfile.read(CALLS / "normal.wav", dtype="float32")
+    source = FakeSource(samples, rate, stop_after=3.0, stall_after=0.3)
+    messages: list = []
+    problem = threading.Event()
+
+    def deliver(message) -> None:
+        messages.append(message)
+        if isinstance(message, DeviceProblem) and message.text:
+            problem.set()
+
+    session = CallSession([source], STEREO, pack, settings, deliver, options=SessionOptions(calls_dir=tmp_path))
+    worker = threading.Thread(target=session.run)
+    worker.start()
+    session.start_call()
+    assert problem.wait(timeout=10), "an unplugged device is noticed within about a second"
+    session.end_call()
+    session.stop()
+    worker.join(timeout=10)
+    assert not worker.is_alive()
+    (problem_message,) = [m for m in messages if isinstance(m, DeviceProblem) and m.text][:1]
+    assert "no audio from fake" in problem_message.text
+    ended = [m for m in messages if isinstance(m, CallEnded)]
+    assert len(ended) == 1 and ended[0].report_path and Path(ended[0].report_path).is_file()
+    assert source.status().reopen_attempts >= 1
+
+
+def test_hold_and_situation_keys_reach_the_engine(settings, pack, tmp_path):
+    rate = 16000
+    silence = tmp_path / "silence.wav"
+    soundfile.write(silence, np.zeros((rate * 4, 2), dtype=np.float32), rate)
+    messages: list = []
+    session = CallSession([FileSource(silence, speed=None)], STEREO, pack, settings, messages.append,
+                          options=SessionOptions(replay=True))
+    session.mark("dialect_caller")
+    session.toggle_hold()
+    session.run()
+    assert any(isinstance(m, CallStarted) for m in messages)
+    raised = [m.event for m in messages if isinstance(m, Raised)]
+    assert ("dialect_caller", 1) in [(e.id, e.step) for e in raised]
+    assert any(isinstance(m, Tick) and m.phase == "on_hold" for m in messages)
+
+
+def test_caller_checks_off_without_a_caller_channel(settings, pack):
+    messages: list = []
+    session = CallSession([FileSource(CALLS / "silent.wav", speed=None)], Wiring(ChannelSource(0, 0)), pack,
+                          settings, messages.append, options=SessionOptions(replay=True))
+    session.run()
+    (started,) = [m for m in messages if isinstance(m, CallStarted)]
+    assert started.caller_audio is False
+    assert not [m for m in messages if isinstance(m, Raised) and m.event.id == "silent_caller"]
