@@ -63,6 +63,7 @@ class Checklist:
 @dataclass(frozen=True)
 class CallStarted:
     caller_audio: bool  # False: no caller channel, caller-side situations are off
+    resumed_at: float | None = None  # replay: judging starts afresh here after a seek
 
 
 @dataclass(frozen=True)

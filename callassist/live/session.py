@@ -249,11 +249,11 @@ class CallSession:
                 source.seek(target)
         position = self.sources[0].position if hasattr(self.sources[0], "position") else 0.0
         self._stop_recognizers()
-        self._start_call(position)
+        self._start_call(position, resumed=True)
 
     # ------------------------------------------------------------------ calls
 
-    def _start_call(self, start: float) -> None:
+    def _start_call(self, start: float, resumed: bool = False) -> None:
         call = CallInProgress(self, start)
         for speaker, wired in self.wiring.speakers().items():
             rate = self.sources[wired.source].sample_rate
@@ -270,7 +270,7 @@ class CallSession:
         if self.options.record and self.options.calls_dir is not None:
             call.recording = self._open_recording_file()
         self.call = call
-        self.deliver(CallStarted(caller_audio=self.wiring.caller is not None))
+        self.deliver(CallStarted(self.wiring.caller is not None, resumed_at=start if resumed else None))
 
     def _end_call(self) -> None:
         call = self.call

@@ -175,11 +175,16 @@ class CallAssistApp(App[None]):
             case Checklist():
                 self.checklist = update
                 self.query_one(ChecklistPanel).show(update, self.caller_audio)
-            case CallStarted(caller_audio=caller_audio):
+            case CallStarted(caller_audio=caller_audio, resumed_at=resumed_at):
                 self.caller_audio = caller_audio
                 self.phase = "in_call"
-                self.prompt, self.alert, self.alerts, self.checklist = None, None, [], None
-                self.query_one("#transcript", RichLog).clear()
+                self.prompt, self.countdown = None, None
+                log = self.query_one("#transcript", RichLog)
+                if resumed_at is None:
+                    self.alert, self.alerts, self.checklist = None, [], None
+                    log.clear()
+                else:
+                    log.write(Text(f"— jumped to {format_time(resumed_at)[:-3]}: judging afresh from here —", style="grey50"))
                 self._render_all()
             case CallEnded():
                 self.phase = "ended"
@@ -273,7 +278,6 @@ class CallAssistApp(App[None]):
     def action_seek(self, seconds: float) -> None:
         if self.session is not None:
             self.session.seek(seconds)
-            self.query_one("#transcript", RichLog).write(Text(f"— jump {seconds:+g} s —", style="grey50"))
 
     async def action_quit(self) -> None:
         if self.session is not None:

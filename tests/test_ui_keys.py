@@ -1,0 +1,126 @@
+"""Keys drive the screen (Textual pilot), with a real session on a recording."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+from textual.widgets import RichLog
+
+from callassist.live.session import CallSession, ChannelSource, SessionOptions, Wiring
+from callassist.live.sources import FileSource
+from callassist.ui.app import CallAssistApp, HelpScreen
+from callassist.ui.widgets import SayNowCard
+
+CALLS = Path(__file__).parent / "fixtures" / "calls"
+
+
+def replay_app(pack, settings, name="normal", speed=4.0, path: Path | None = None) -> CallAssistApp:
+    session = CallSession(
+        [FileSource(path or CALLS / f"{name}.wav", speed=speed)], Wiring(ChannelSource(0, 0), ChannelSource(0, 1)),
+        pack, settings, options=SessionOptions(replay=True),
+    )
+    return CallAssistApp(pack, settings, session, replay=True)
+
+
+async def until(pilot, condition, timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("condition not met")
+
+
+def test_situation_key_shows_the_approved_line_and_dismiss_clears_it(pack, settings):
+    async def scenario():
+        app = replay_app(pack, settings)
+        async with app.run_test(size=(110, 32)) as pilot:
+            await until(pilot, lambda: app.phase == "in_call")
+            await pilot.press("2")  # quiet caller
+            await until(pilot, lambda: app.prompt is not None)
+            assert (app.prompt.id, app.prompt.step) == ("quiet_caller", 1)
+            assert pack.say("quiet_caller", 1) in str(app.query_one(SayNowCard).render())
+            await pilot.press("2")
+            await until(pilot, lambda: app.prompt.step == 2)
+            await pilot.press("d")
+            assert app.prompt is None
+            await pilot.press("q")
+
+    asyncio.run(scenario())
+
+
+@pytest.fixture
+def quiet_line(tmp_path) -> Path:
+    """20 s in which nobody speaks, so only the keys change the call's state."""
+    path = tmp_path / "quiet_line.wav"
+    noise = np.random.default_rng(1).normal(0, 10 ** (-65 / 20), (16000 * 20, 2))
+    soundfile.write(path, noise.astype(np.float32), 16000)
+    return path
+
+
+def test_hold_key_and_help(pack, settings, quiet_line):
+    async def scenario():
+        app = replay_app(pack, settings, path=quiet_line)
+        async with app.run_test(size=(110, 32)) as pilot:
+            await until(pilot, lambda: app.phase == "in_call")
+            await pilot.press("h")
+            await until(pilot, lambda: app.phase == "on_hold")
+            await pilot.press("h")
+            await until(pilot, lambda: app.phase == "in_call")
+            await pilot.press("question_mark")
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape")
+            assert not isinstance(app.screen, HelpScreen)
+            await pilot.press("q")
+
+    asyncio.run(scenario())
+
+
+def test_pause_and_seek_in_replay(pack, settings):
+    async def scenario():
+        app = replay_app(pack, settings, speed=2.0)
+        async with app.run_test(size=(110, 32)) as pilot:
+            await until(pilot, lambda: app.phase == "in_call")
+            await pilot.press("space")
+            await until(pilot, lambda: app.paused)
+            await pilot.press("space")
+            await until(pilot, lambda: not app.paused)
+            await pilot.press("right")
+            await until(pilot, lambda: app.call_time >= 5.0)
+            log = app.query_one("#transcript", RichLog)
+            assert any("jumped to" in line.text for line in log.lines)
+            await pilot.press("q")
+
+    asyncio.run(scenario())
+
+
+def test_keys_are_remappable_in_the_config(pack, settings, quiet_line):
+    remapped = replace(settings, keys=replace(settings.keys, hold="f5", quiet="f2"))
+
+    async def scenario():
+        app = replay_app(pack, remapped, path=quiet_line)
+        async with app.run_test(size=(110, 32)) as pilot:
+            await until(pilot, lambda: app.phase == "in_call")
+            await pilot.press("f5")
+            await until(pilot, lambda: app.phase == "on_hold")
+            await pilot.press("f2")
+            await until(pilot, lambda: app.prompt is not None and app.prompt.id == "quiet_caller")
+            await pilot.press("q")
+
+    asyncio.run(scenario())
+
+
+def test_replay_plays_to_the_end_and_shows_what_was_said(pack, settings):
+    async def scenario():
+        app = replay_app(pack, settings, name="dead_air", speed=None)
+        async with app.run_test(size=(110, 32)) as pilot:
+            await until(pilot, lambda: app.phase == "ended", timeout=30)
+            log = app.query_one("#transcript", RichLog)
+            assert any("agent_dead_air" in line.text for line in log.lines)
+            await pilot.press("q")
+
+    asyncio.run(scenario())
