@@ -33,7 +33,22 @@ def meter(label: str, dbfs: float | None, width: int = 12) -> Text:
     )
 
 
-class StatusBar(Static):
+class Panel(Static):
+    """A Static that repaints only when its text changed, and lays the screen out again only
+    when its number of lines changed: at 20 updates a second, layout is what costs."""
+
+    _shown: Text | None = None
+
+    def put(self, text: Text) -> None:
+        previous = self._shown
+        if previous is not None and previous.plain == text.plain and previous.spans == text.spans:
+            return
+        self._shown = text
+        same_height = previous is not None and previous.plain.count("\n") == text.plain.count("\n")
+        self.update(text, layout=not same_height)
+
+
+class StatusBar(Panel):
     """Call state, call timer, level meters for both speakers."""
 
     def show(self, phase: CallPhase, call_time: float, agent: float | None, caller: float | None,
@@ -43,15 +58,15 @@ class StatusBar(Static):
         if position is not None:
             text += Text(f"replay {format_time(position)[:-3]}{' ⏸' if paused else ''}  ", style="grey70")
         text += meter("坐席 agent", agent) + Text("   ") + meter("客户 caller", caller)
-        self.update(text)
+        self.put(text)
 
 
-class SayNowCard(Static):
+class SayNowCard(Panel):
     """The approved line for the active situation and step, with its countdown."""
 
     def show(self, pack: ScriptPack, event: Event | None, countdown: Countdown | None) -> None:
         if event is None and countdown is None:
-            self.update(Text.assemble(("说 / SAY NOW\n", "bold"), ("— nothing to say yet —", "grey50")))
+            self.put(Text.assemble(("说 / SAY NOW\n", "bold"), ("— nothing to say yet —", "grey50")))
             self.set_class(False, "active")
             return
         text = Text()
@@ -73,7 +88,7 @@ class SayNowCard(Static):
             nxt = f" → step {countdown.next_step}" if countdown.next_step else ""
             text += Text(f"{name}: {countdown.elapsed:.1f} s of {countdown.total:g} s{nxt}  ", style="yellow")
             text += Text("▓" * done + "░" * (bar_width - done), style="yellow")
-        self.update(text)
+        self.put(text)
         self.set_class(True, "active")
 
 
@@ -96,7 +111,7 @@ class AlertBanner(Static):
         )
 
 
-class ChecklistPanel(Static):
+class ChecklistPanel(Panel):
     def show(self, checklist: Checklist | None, caller_audio: bool) -> None:
         def mark(ok: bool | None) -> Text:
             return Text("✓ ", style="green") if ok else Text("✗ ", style="red") if ok is False else Text("· ", style="grey50")
@@ -112,10 +127,10 @@ class ChecklistPanel(Static):
         text.append(f"hold etiquette ({check.holds} hold(s))\n")
         if not caller_audio:
             text += Text("\nNo caller channel: caller-side\nsituations are off.", style="yellow")
-        self.update(text)
+        self.put(text)
 
 
-class AlertList(Static):
+class AlertList(Panel):
     """Every forbidden phrase of this call, kept visible."""
 
     def show(self, alerts: list[Event]) -> None:
@@ -123,4 +138,4 @@ class AlertList(Static):
         for event in alerts[-8:]:
             text.append(f"{format_time(event.t)[:-3]} ", "grey70")
             text.append(f"「{event.heard}」\n", "red")
-        self.update(text)
+        self.put(text)
