@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from importlib.resources import files
 from pathlib import Path
@@ -90,6 +91,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("devices", help="list audio input devices")
 
+    batch = commands.add_parser("batch", parents=[common], help="score every recording under folders (resumable)")
+    batch.add_argument("paths", nargs="+", type=Path, help="folders (or files) of recordings and transcripts")
+    batch.add_argument("--out", type=Path, required=True, help="where reports and the batch summary go")
+    batch.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel processes (default: cores)")
+    batch.add_argument("--asr", choices=("vosk", "none"), default="vosk", help="for calls without a transcript")
+    batch.add_argument("--model", type=Path, help="Vosk model folder")
+    batch.add_argument("--mask", action="store_true", help="mask phone, ID-card and bank-card numbers in reports")
+    batch.add_argument("--agent-pattern", metavar="REGEX", help="regex on the file name with groups (?P<agent>…) and optionally (?P<started>…)")
+    batch.add_argument("--metadata", type=Path, help="CSV with columns call, agent, started")
+    batch.add_argument("--cluster", metavar="ADDRESS", help="run on a Ray cluster (or 'auto' for a local one); needs callassist[ray]")
+
+    evaluate = commands.add_parser("eval", parents=[common], help="precision, recall and timing per event id on labelled calls")
+    evaluate.add_argument("folder", type=Path, help="CALL.wav and/or CALL.jsonl with CALL.labels.json")
+
     scripts = commands.add_parser("scripts", help="check or show script packs")
     scripts_commands = scripts.add_subparsers(dest="scripts_command", required=True, metavar="ACTION")
     check = scripts_commands.add_parser("check", help="validate packs; lists every problem, exit 1 on any")
@@ -152,6 +167,40 @@ def run_live(args: argparse.Namespace) -> int:
     calls_dir = args.calls_dir or settings.base_dir / settings.live.calls_dir
     record = settings.live.record if args.record is None else args.record
     live_app(settings, pack, speech_model, calls_dir, record).run()
+    return 0
+
+
+def run_batch_command(args: argparse.Namespace) -> int:
+    from callassist.batch import BatchOptions, run_batch
+
+    options = BatchOptions(
+        out=args.out, workers=max(1, args.workers), asr=args.asr, model=args.model, config=args.config,
+        scripts=tuple(args.scripts), mask=args.mask, agent_pattern=args.agent_pattern, metadata=args.metadata,
+        cluster=args.cluster,
+    )
+    result = run_batch(args.paths, options)
+    done = [o for o in result.outcomes if not o.error]
+    skipped = sum(o.skipped for o in done)
+    print(f"{len(done)} call(s) scored ({skipped} already current), {len(result.failures)} failed")
+    for failure in result.failures:
+        print(f"failed: {failure.name}: {failure.error}")
+    print(f"summary: {result.summary_html} and {result.summary_csv}")
+    return 1 if result.failures else 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from callassist.evaluation import format_table, labelled_calls, read_labels, score_call
+
+    settings = load_settings(args.config)
+    pack = effective_pack(settings, args.scripts)
+    per_id: dict = {}
+    calls = labelled_calls(args.folder)
+    for labels_path, audio, transcript in calls:
+        labels = read_labels(labels_path)
+        report = replay(ReplayRequest(audio=audio, transcript=transcript, duration=labels.duration), settings, pack)
+        for event_id, score in score_call(report["events"], labels).items():
+            per_id.setdefault(event_id, type(score)()).add(score)
+    print(format_table(per_id, len(calls)))
     return 0
 
 
@@ -244,6 +293,10 @@ def main(argv: list[str] | None = None) -> int:
             return run_live(args)
         if args.command == "devices":
             return run_devices()
+        if args.command == "batch":
+            return run_batch_command(args)
+        if args.command == "eval":
+            return run_eval(args)
         if args.command == "models":
             return run_models(args)
         return run_scripts(args)

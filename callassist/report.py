@@ -101,18 +101,24 @@ def build_report(engine: Engine, source: CallSource, utterances: list[Utterance]
     }
 
 
-def write_json_atomically(path: Path, data: Any) -> None:
-    """Write to a temporary file beside `path`, then rename: a reader never sees half a file."""
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write to a temporary file beside `path`, then rename: a reader never sees half a file,
+    and a run killed mid-write leaves only a `.NAME.*.tmp` file behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out, ensure_ascii=False, indent=2)
-            out.write("\n")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomically(path: Path, data: Any) -> None:
+    write_text_atomically(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 def format_time(seconds: float) -> str:
