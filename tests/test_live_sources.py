@@ -618,7 +618,7 @@ def test_device_source_captures_from_an_alsa_test_device_that_stops_mid_call(tmp
 
     first = observed["first_blocks"]
     assert observed["first_exact"]
-    assert [start for start, *_ in first] == pytest.approx([0.05 * k for k in range(24)])
+    assert [start for start, *_ in first] == pytest.approx([0.05 * k for k in range(16)])
     assert not observed["read_when_quiet"]  # the device stopped delivering
     assert not observed["stalled_before"] and observed["stalled_after"]
 
@@ -633,8 +633,8 @@ def test_device_source_captures_from_an_alsa_test_device_that_stops_mid_call(tmp
     assert observed["back"] == {"error": None, "attempts": 2, "stalled": False}
     after = observed["after_blocks"]
     gaps = [gap for _, _, gap, _ in after]
-    assert gaps == [False] * 40 + [True] * 70 + [False] * 12  # queued stale audio, 3.5 s away, new audio
+    assert gaps == [False] * 40 + [True] * 70 + [False] * 8  # queued stale audio, 3.5 s away, new audio
     assert not any(has_sound for _, _, gap, has_sound in after if gap)
-    expected_starts = [1.2 + 0.05 * k for k in range(len(after))]
+    expected_starts = [0.8 + 0.05 * k for k in range(len(after))]
     assert [start for start, *_ in after] == pytest.approx(expected_starts)
     assert observed["after_return_exact"]

@@ -13,7 +13,6 @@ from callassist.live.sources import (
     DeviceSource,
     FakeSource,
     FileSource,
-    ReopenableSource,
     SourceStatus,
 )
 
@@ -25,7 +24,6 @@ __all__ = [
     "FakeSource",
     "FileSource",
     "InputDevice",
-    "ReopenableSource",
     "SourceStatus",
     "format_device_table",
     "list_input_devices",

@@ -50,6 +50,9 @@ class SourceStatus:
 
 
 class AudioSource(Protocol):
+    """What the call session reads audio from. DeviceSource and FakeSource also have `reopen()`;
+    FileSource also has `pause()`, `resume()`, `seek()`, `position`, `duration` and `finished`."""
+
     name: str
     sample_rate: int
     channels: int
@@ -63,12 +66,6 @@ class AudioSource(Protocol):
     def stop(self) -> None: ...
 
     def status(self) -> SourceStatus: ...
-
-
-class ReopenableSource(AudioSource, Protocol):
-    def reopen(self) -> bool:
-        """Try to get audio flowing again after a stall; False while that fails."""
-        ...
 
 
 class _Liveness:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -36,34 +35,25 @@ class FakeClock:
 
 
 class PipeDevice:
-    """A named pipe that delivers `samples` to the first reader, then stays open and empty until released."""
+    """A named pipe holding `samples` for the device to read, then staying open and empty until released.
+
+    The samples are in the pipe before the device opens it, so no read ever finds half of them.
+    """
 
     def __init__(self, path: Path, samples: np.ndarray) -> None:
+        data = samples.astype("<f4").tobytes()
+        assert len(data) <= 65536, "more than a pipe holds by default"
         os.mkfifo(path)
         self.path = path
-        self._released = threading.Event()
-        self._thread = threading.Thread(target=self._feed, args=(samples.astype("<f4").tobytes(),), daemon=True)
-        self._thread.start()
-
-    def _feed(self, data: bytes) -> None:
-        pipe = os.open(self.path, os.O_WRONLY)  # waits for the capture to open the device
-        try:
-            os.write(pipe, data)  # fits in the pipe's buffer: the reader takes it at its own pace
-            self._released.wait()
-        except BrokenPipeError:  # released before the capture ever opened it
-            pass
-        finally:
-            os.close(pipe)
+        placeholder_reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # lets the writer open at once
+        self._writer: int | None = os.open(path, os.O_WRONLY)
+        os.write(self._writer, data)
+        os.close(placeholder_reader)  # the data stays: the pipe lives on while its writer is open
 
     def release(self) -> None:
-        self._released.set()
-        if not os.path.exists(self.path):
-            return
-        try:  # the feeder may still be waiting for a reader: open the read end so it can finish
-            os.close(os.open(self.path, os.O_RDONLY | os.O_NONBLOCK))
-        except OSError:
-            pass
-        self._thread.join(timeout=5)
+        if self._writer is not None:
+            os.close(self._writer)
+            self._writer = None
 
 
 def read_frames(source, frames: int, deadline_seconds: float = 10.0) -> list:
@@ -94,8 +84,8 @@ def main(workdir: Path) -> dict:
     if DEVICE not in observed["devices"]:
         return observed
     rng = np.random.default_rng(7)
-    first_words = rng.uniform(-0.5, 0.5, round(1.2 * RATE)).astype(np.float32)
-    after_return = rng.uniform(-0.5, 0.5, round(0.6 * RATE)).astype(np.float32)
+    first_words = rng.uniform(-0.5, 0.5, round(0.8 * RATE)).astype(np.float32)
+    after_return = rng.uniform(-0.5, 0.5, round(0.4 * RATE)).astype(np.float32)
     clock = FakeClock()
     pipes: list[PipeDevice] = []
     source = None
@@ -139,7 +129,7 @@ def main(workdir: Path) -> dict:
         observed["after_return_exact"] = bool(np.array_equal(tail, after_return))
     finally:
         for pipe in pipes:
-            pipe.release()  # before stop(): a capture stuck on an empty pipe cannot be stopped
+            pipe.release()  # before stop(): a capture stuck reading an empty pipe cannot be stopped
         if source is not None:
             source.stop()
     return observed
