@@ -128,7 +128,8 @@ def run_replay(args: argparse.Namespace, request: ReplayRequest) -> int:
     if request.audio is not None and request.transcript is None and getattr(args, "asr", "none") == "vosk":
         open_recording(request.audio)  # a bad file is reported before a model is looked for
         speech_model = open_speech_model(args.model, interactive=sys.stdin.isatty())
-    if request.audio is not None and not args.headless and not getattr(args, "report", None):
+    on_screen = not args.headless and not getattr(args, "report", None) and sys.stdout.isatty()
+    if request.audio is not None and on_screen:  # without a terminal (a pipe, CI): the summary
         from callassist.ui.run import replay_app
 
         open_recording(request.audio)

@@ -32,12 +32,12 @@ def test_transcribe_writes_the_transcript_format(tmp_path, capsys):
     assert {u.speaker for u in utterances} == {"agent", "caller"}
     assert all(w.conf is not None for u in utterances for w in u.words)
     # ... and the transcript replays, so recordings are transcribed once and judged many times.
-    assert main(["replay", str(FIXTURES / "ko" / "stereo16k.wav"), "--transcript", str(out)]) == 0
+    assert main(["replay", str(FIXTURES / "ko" / "stereo16k.wav"), "--transcript", str(out), "--headless"]) == 0
 
 
 def test_asr_none_runs_the_acoustic_analysis_alone(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
-    assert main(["replay", str(FIXTURES / "calls" / "dead_air.wav"), "--asr", "none"]) == 0
+    assert main(["replay", str(FIXTURES / "calls" / "dead_air.wav"), "--asr", "none", "--headless"]) == 0
     assert "agent_dead_air" in capsys.readouterr().out
 
 
