@@ -17,6 +17,7 @@ from callassist.scriptpack import ScriptPack
 from callassist.settings import Settings
 from callassist.stats import CallStatistics
 from callassist.timeline import (
+    AudioMissing,
     EngineInput,
     HoldChanged,
     LevelFrame,
@@ -126,6 +127,10 @@ class Engine:
             case HoldChanged():
                 for d in self.detectors:
                     d.on_hold_changed(item)
+            case AudioMissing(t=t, missing=missing):
+                state.audio_missing = missing
+                if not missing:
+                    state.audio_back_at = t
             case ManualSituation():
                 for d in self.detectors:
                     d.on_manual(item)

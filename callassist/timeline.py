@@ -80,6 +80,15 @@ class HoldChanged:
 
 
 @dataclass(frozen=True)
+class AudioMissing:
+    """A device stopped delivering audio (unplugged) from `t`, or delivers again. The silence
+    it leaves is no evidence that nobody speaks: the silence checks pause, as on hold."""
+
+    t: float
+    missing: bool
+
+
+@dataclass(frozen=True)
 class ManualSituation:
     """The agent pressed a situation key (silent, quiet, noisy, dialect, angry)."""
 
@@ -87,7 +96,9 @@ class ManualSituation:
     situation: str
 
 
-EngineInput = SpeechStarted | SpeechEnded | UtteranceHeard | LevelFrame | HoldChanged | ManualSituation
+EngineInput = (
+    SpeechStarted | SpeechEnded | UtteranceHeard | LevelFrame | HoldChanged | AudioMissing | ManualSituation
+)
 
 # At equal times, ends go before text, text before starts: an utterance's final text arrives
 # when its speech ends, and a turn change at one instant is an end followed by a start.
@@ -96,6 +107,7 @@ INPUT_ORDER: dict[type, int] = {
     LevelFrame: 1,
     UtteranceHeard: 2,
     HoldChanged: 3,
+    AudioMissing: 3,
     ManualSituation: 3,
     SpeechStarted: 4,
 }

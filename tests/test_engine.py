@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from callassist.engine import Engine
-from callassist.timeline import HoldChanged, ManualSituation, SpeechEnded, SpeechStarted
+from callassist.timeline import AudioMissing, HoldChanged, ManualSituation, SpeechEnded, SpeechStarted
 
 
 @pytest.fixture
@@ -71,3 +71,14 @@ def test_inputs_out_of_stream_order_are_refused(engine):
     engine.feed(SpeechStarted(5.0, "agent"))
     with pytest.raises(ValueError, match="arrived after stream time"):
         engine.feed(SpeechEnded(4.0, "agent"))
+
+
+def test_missing_audio_pauses_the_silence_checks(engine):
+    """A device that was unplugged leaves silence that proves nothing about the caller."""
+    engine.feed(SpeechStarted(0.5, "agent"))
+    engine.feed(SpeechEnded(3.0, "agent"))
+    engine.feed(AudioMissing(4.0, True))
+    assert engine.advance(20.0) == []
+    engine.feed(AudioMissing(20.0, False))
+    raised = engine.advance(25.5)
+    assert [(e.id, e.step, e.t) for e in raised] == [("silent_caller", 1, 25.0)]

@@ -105,3 +105,52 @@ def test_caller_checks_off_without_a_caller_channel(settings, pack):
     (started,) = [m for m in messages if isinstance(m, CallStarted)]
     assert started.caller_audio is False
     assert not [m for m in messages if isinstance(m, Raised) and m.event.id == "silent_caller"]
+
+
+class ScriptedSource:
+    """Given blocks, then finished: stands in for a device that came back after a gap."""
+
+    name = "scripted"
+
+    def __init__(self, blocks, sample_rate: int) -> None:
+        self.blocks = list(blocks)
+        self.sample_rate = sample_rate
+        self.channels = 2
+        self.finished = False
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def read(self, timeout: float):
+        if not self.blocks:
+            self.finished = True
+            return None
+        return self.blocks.pop(0)
+
+    def status(self):
+        from callassist.live.sources import SourceStatus
+
+        return SourceStatus()
+
+
+def test_silence_standing_in_for_a_device_that_was_away_raises_nothing(settings, pack):
+    from callassist.live.sources import AudioBlock
+
+    samples, rate = soundfile.read(CALLS / "silent.wav", dtype="float32")
+    speech = samples[: 9 * rate]  # the greeting ends at 7.76 s
+    step = rate // 10
+
+    def blocks(gap: bool):
+        out = [AudioBlock(speech[i : i + step], i / rate) for i in range(0, len(speech), step)]
+        out += [AudioBlock(np.zeros((step, 2), np.float32), 9 + k / 10, gap=gap) for k in range(100)]
+        return out
+
+    def silent_steps(gap: bool) -> list:
+        messages: list = []
+        CallSession([ScriptedSource(blocks(gap), rate)], STEREO, pack, settings, messages.append,
+                    options=SessionOptions(replay=True)).run()
+        return [m.event.step for m in messages if isinstance(m, Raised) and m.event.id == "silent_caller"]
+
+    assert silent_steps(gap=False) == [1, 2], "real silence: the caller is silent"
+    assert silent_steps(gap=True) == [], "no audio: nothing is known about the caller"

@@ -45,10 +45,22 @@ class CallState:
     on_hold: bool = False
     hold_since: float | None = None
     hold_ended_at: float | None = None
+    audio_missing: bool = False  # a device delivers nothing (unplugged): silence proves nothing
+    audio_back_at: float | None = None
     ending: str | None = None  # a situation whose script is winding the call down (last line said)
     ended_by: str | None = None  # the situation whose script ended the call (hang up)
     caller_audio: bool = True  # False when no caller channel is wired: caller-side checks are off
     has_text: bool = True  # False when nothing is recognised or transcribed: text checks are off
+
+    @property
+    def silence_paused(self) -> bool:
+        """Silence does not count now: on hold, or no audio arrives."""
+        return self.on_hold or self.audio_missing
+
+    @property
+    def silence_counts_from(self) -> float:
+        """Silence before this (a hold, missing audio) does not count."""
+        return max(self.hold_ended_at or 0.0, self.audio_back_at or 0.0)
 
     @property
     def winding_down(self) -> bool:

@@ -20,9 +20,9 @@ class DeadAirDetector(Detector):
 
     def deadline(self) -> float | None:
         state = self.state
-        if self.caller_finished is None or state.on_hold or state.anyone_speaking or state.winding_down:
+        if self.caller_finished is None or state.silence_paused or state.anyone_speaking or state.winding_down:
             return None
-        anchor = max(self.caller_finished, state.hold_ended_at or 0.0)
+        anchor = max(self.caller_finished, state.silence_counts_from)
         return anchor + self.settings.timings.dead_air
 
     def on_deadline(self, t: float) -> None:

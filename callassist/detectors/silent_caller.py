@@ -36,12 +36,12 @@ class SilentCallerDetector(Detector):
             self.anchor is None
             or self.step >= LAST_STEP
             or not state.caller_audio
-            or state.on_hold
+            or state.silence_paused
             or state.anyone_speaking
             or state.winding_down
         ):
             return None
-        anchor = max(self.anchor, state.hold_ended_at or 0.0)
+        anchor = max(self.anchor, state.silence_counts_from)
         return anchor + self.settings.timings.silent_step
 
     def on_deadline(self, t: float) -> None:

@@ -46,6 +46,7 @@ from callassist.scriptpack import ScriptPack
 from callassist.settings import Settings
 from callassist.sources import heard_inputs
 from callassist.timeline import (
+    AudioMissing,
     EngineInput,
     HoldChanged,
     ManualSituation,
@@ -108,6 +109,7 @@ class CallInProgress:
         self.pending: list[tuple[tuple[float, int], int, EngineInput]] = []
         self.counter = itertools.count()
         self.fed: dict[Speaker, float] = {}
+        self.missing: dict[Speaker, bool] = {}
         self.analyzers: dict[Speaker, ChannelAnalyzer] = {}
         self.recognizers: dict[Speaker, RecognitionWorker] = {}
         self.heard_queue: queue.Queue[UtteranceHeard] = queue.Queue()
@@ -349,15 +351,18 @@ class CallSession:
             self.stream_time[speaker] = block.start + len(samples) / rate
             self.levels[speaker] = level_dbfs(samples)
             if self.call is not None and not self.paused:
-                self._analyse(speaker, samples, rate, block.start)
+                self._analyse(speaker, samples, rate, block.gap)
         if self.call is not None and self.call.recording is not None and blocks:
             self._record(blocks)
         return got
 
-    def _analyse(self, speaker: Speaker, samples: np.ndarray, rate: int, block_start: float) -> None:
+    def _analyse(self, speaker: Speaker, samples: np.ndarray, rate: int, gap: bool) -> None:
         call = self.call
         assert call is not None
         offset = call.start if self.options.replay else 0.0
+        if gap != call.missing.get(speaker, False):  # silence standing in for a device that was away
+            call.missing[speaker] = gap
+            call.push(AudioMissing(call.fed[speaker] + offset, gap))
         for item in call.analyzers[speaker].feed(samples):
             call.push(_shift(item, offset))
         call.fed[speaker] += len(samples) / rate
