@@ -281,8 +281,9 @@ class CallSession:
         self._feed_engine(until=math.inf)
         end = max(call.fed.values(), default=0.0) + (call.start if self.options.replay else 0.0)
         self._deliver_events(call.engine.finish(max(end, call.engine.state.now)))
-        report_path, recording_path = self._save(call)
-        total = build_report(call.engine, self._call_source(call), call.utterances)["score"]["value"]
+        report = build_report(call.engine, self._call_source(call), call.utterances)
+        report_path, recording_path = self._save(call, report)
+        total = report["score"]["value"]
         self.call = None
         self.deliver(CallEnded(report_path, total, recording_path))
 
@@ -299,14 +300,13 @@ class CallSession:
             notes=() if self.wiring.caller else ("no caller channel: caller-side situations were off",),
         )
 
-    def _save(self, call: CallInProgress) -> tuple[str | None, str | None]:
+    def _save(self, call: CallInProgress, report: dict) -> tuple[str | None, str | None]:
         recording_path = None
         if call.recording is not None:
             call.recording.close()
             recording_path = call.recording.name
         if self.options.calls_dir is None:
             return None, recording_path
-        report = build_report(call.engine, self._call_source(call), call.utterances)
         path = self.options.calls_dir / f"call-{datetime.now():%Y%m%d-%H%M%S}.json"
         write_json_atomically(path, report)
         return str(path), recording_path
