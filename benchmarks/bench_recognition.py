@@ -30,7 +30,7 @@ from callassist.engine import Engine
 from callassist.recognition import ChannelRecognizer, model_sample_rate, recognize_channels
 from callassist.scriptpack import load_pack
 from callassist.settings import load_settings
-from callassist.timeline import SpeechStarted
+from callassist.inputs import SpeechStarted
 
 FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "ko" / "agent16k.wav"
 BLOCK = 0.2

@@ -13,7 +13,7 @@ from callassist.engine import Engine
 from callassist.scriptpack import load_pack
 from callassist.settings import load_settings
 from callassist.sources import transcript_inputs
-from callassist.timeline import Utterance
+from callassist.inputs import Utterance
 
 AGENT_LINES = [
     "您好，欢迎致电平安客户服务热线，客服代表三零二很高兴为您服务，请问有什么可以帮助您！",

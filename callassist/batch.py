@@ -133,8 +133,7 @@ class CallScorer:
     are loaded once per worker, not once per call."""
 
     def __init__(self, options: BatchOptions) -> None:
-        from callassist.cli import effective_pack
-        from callassist.settings import load_settings
+        from callassist.settings import effective_pack, load_settings
 
         self.options = options
         self.settings = load_settings(options.config)
@@ -158,9 +157,9 @@ class CallScorer:
             return CallOutcome(job.name, error=f"{job.audio or job.transcript}: unexpected {type(error).__name__}: {error}")
 
     def _score(self, job: CallJob) -> CallOutcome:
-        from callassist.htmlreport import call_report_html
+        from callassist.reporting.html import call_report_html
         from callassist.replay import ReplayRequest, replay
-        from callassist.report import write_json_atomically, write_text_atomically
+        from callassist.reporting.report import write_json_atomically, write_text_atomically
 
         json_path, html_path = report_paths(self.options.out, job.name)
         fingerprint = call_fingerprint(job, self.rules)
@@ -171,7 +170,7 @@ class CallScorer:
         report = replay(request, self.settings, self.pack, self._model() if needs_model else None)
         report["call"] |= {"name": job.name, "agent": job.agent, "started": job.started, "fingerprint": fingerprint}
         if self.options.mask:
-            from callassist.masking import mask_report
+            from callassist.reporting.masking import mask_report
 
             report = mask_report(report)
         write_text_atomically(html_path, call_report_html(report, title=job.name))
@@ -341,8 +340,8 @@ def run_batch(paths: list[Path], options: BatchOptions, stream: Any = None) -> B
 
 def write_summary(jobs: list[CallJob], outcomes: list[CallOutcome], options: BatchOptions) -> tuple[Path, Path]:
     """The batch summary over every call with a complete report, this run's or an earlier one's."""
-    from callassist.htmlreport import CallRow, FailedCall, batch_summary_html, write_batch_csv
-    from callassist.report import write_text_atomically
+    from callassist.reporting.html import CallRow, FailedCall, batch_summary_html, write_batch_csv
+    from callassist.reporting.report import write_text_atomically
 
     errors = {o.name: o.error for o in outcomes if o.error}
     rows, failures = [], []

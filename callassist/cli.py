@@ -11,14 +11,14 @@ from pathlib import Path
 
 from callassist import __version__
 from callassist.errors import CallassistError
-from callassist.report import summary_text, write_json_atomically
+from callassist.reporting.report import summary_text, write_json_atomically
 from callassist.audio.recording import open_recording
 from callassist.modelcli import add_models_commands, run_models
 from callassist.recognition import open_speech_model
 from callassist.replay import ReplayRequest, replay, transcribe
 from callassist.transcript import read_transcript, write_transcript
 from callassist.scriptpack import ScriptPack, check_packs, load_pack
-from callassist.settings import Settings, load_settings
+from callassist.settings import Settings, effective_pack, load_settings
 
 
 def sample_call_dir() -> Path:
@@ -113,12 +113,6 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="as JSON instead of text")
     add_models_commands(commands)
     return parser
-
-
-def effective_pack(settings: Settings, extra: list[Path]) -> ScriptPack:
-    configured = [settings.base_dir / p for p in settings.scripts.extra]
-    placeholders = {"company": settings.call.company, "agent": settings.call.agent}
-    return load_pack(configured + extra, placeholders)
 
 
 def run_replay(args: argparse.Namespace, request: ReplayRequest) -> int:

@@ -16,7 +16,7 @@ from callassist.matching import PhraseMatcher
 from callassist.scriptpack import ScriptPack
 from callassist.settings import Settings
 from callassist.stats import CallStatistics
-from callassist.timeline import (
+from callassist.inputs import (
     AudioMissing,
     EngineInput,
     HoldChanged,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from callassist.matching import PhraseHit, PreparedText, prepare
-from callassist.timeline import Utterance
+from callassist.inputs import Utterance
 
 
 @dataclass

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import soxr
 
-from callassist.timeline import Speaker, Utterance, UtteranceHeard, Word
+from callassist.inputs import Speaker, Utterance, UtteranceHeard, Word
 
 DEFAULT_MODEL_RATE = 16000
 _CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff\uf900-\ufaff]) +(?=[\u3400-\u9fff\uf900-\ufaff])")

@@ -11,11 +11,11 @@ from callassist.audio.recording import ChannelMap, channel_map, open_recording
 from callassist.engine import Engine
 from callassist.errors import InputFileError
 from callassist.recognition import SpeechModel, recognize_channels
-from callassist.report import CallSource, build_report
+from callassist.reporting.report import CallSource, build_report
 from callassist.scriptpack import ScriptPack
 from callassist.settings import Settings
 from callassist.sources import heard_inputs, transcript_inputs
-from callassist.timeline import EngineInput, Utterance, input_sort_key
+from callassist.inputs import EngineInput, Utterance, input_sort_key
 from callassist.transcript import read_transcript
 
 

@@ -9,9 +9,12 @@ import tomllib
 from dataclasses import dataclass, fields
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from callassist.errors import ConfigError
+
+if TYPE_CHECKING:
+    from callassist.scriptpack import ScriptPack
 
 
 @dataclass(frozen=True)
@@ -255,3 +258,13 @@ def _toml_error_line(error: tomllib.TOMLDecodeError) -> int:
 
 def _toml_error_message(error: tomllib.TOMLDecodeError) -> str:
     return re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error)) + " (TOML syntax)"
+
+
+def effective_pack(settings: Settings, extra: list[Path]) -> ScriptPack:
+    """The standard pack, then the packs the settings name, then `extra` (command line), with
+    the settings' placeholders filled: the pack every command runs."""
+    from callassist.scriptpack import load_pack
+
+    configured = [settings.base_dir / p for p in settings.scripts.extra]
+    placeholders = {"company": settings.call.company, "agent": settings.call.agent}
+    return load_pack(configured + extra, placeholders)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from callassist.timeline import (
+from callassist.inputs import (
     SPEAKERS,
     EngineInput,
     SpeechEnded,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from callassist.detectors.base import Detector
-from callassist.timeline import SPEAKERS, LevelFrame, Speaker, SpeechEnded, SpeechStarted, Utterance
+from callassist.inputs import SPEAKERS, LevelFrame, Speaker, SpeechEnded, SpeechStarted, Utterance
 
 
 @dataclass

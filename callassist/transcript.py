@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from callassist.errors import InputFileError
-from callassist.timeline import SPEAKERS, Utterance, Word
+from callassist.inputs import SPEAKERS, Utterance, Word
 
 UTTERANCE_KEYS = {"speaker", "start", "end", "text", "words"}
 WORD_KEYS = {"word", "start", "end", "conf"}

@@ -13,7 +13,7 @@ import soxr
 
 from callassist.audio.features import AnalyzerSettings, ChannelAnalyzer, analyze_recording
 from callassist.audio.recording import channel_map, open_recording
-from callassist.timeline import LevelFrame, SpeechEnded, SpeechStarted, input_sort_key
+from callassist.inputs import LevelFrame, SpeechEnded, SpeechStarted, input_sort_key
 
 CALLS = Path(__file__).parent / "fixtures" / "calls"
 TOLERANCE = 0.1  # seconds, for onset and offset times

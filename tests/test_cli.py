@@ -14,7 +14,7 @@ from callassist.cli import main
 
 ROOT = Path(__file__).parent.parent
 CALLS = Path(__file__).parent / "data" / "calls"
-SCHEMA = json.loads((ROOT / "callassist" / "report.schema.json").read_text(encoding="utf-8"))
+SCHEMA = json.loads((ROOT / "callassist" / "reporting" / "report.schema.json").read_text(encoding="utf-8"))
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -153,7 +153,7 @@ def test_core_imports_without_textual():
     """Everything but the UI runs without Textual installed."""
     code = (
         "import sys; sys.modules['textual'] = None\n"
-        "import callassist.cli, callassist.engine, callassist.replay, callassist.report\n"
+        "import callassist.cli, callassist.engine, callassist.replay, callassist.reporting.report\n"
         "from callassist.cli import main\n"
         "raise SystemExit(main(['demo', '--headless']))\n"
     )

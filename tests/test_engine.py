@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from callassist.engine import Engine
-from callassist.timeline import AudioMissing, HoldChanged, ManualSituation, SpeechEnded, SpeechStarted
+from callassist.inputs import AudioMissing, HoldChanged, ManualSituation, SpeechEnded, SpeechStarted
 
 
 @pytest.fixture

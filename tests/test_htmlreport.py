@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callassist.htmlreport import (
+from callassist.reporting.html import (
     CSV_COLUMNS,
     CallRow,
     FailedCall,

@@ -10,7 +10,8 @@ import soundfile
 
 from callassist.live.messages import CallEnded, CallStarted, DeviceProblem, Raised, ReplayFinished, Tick
 from callassist.live.session import CallSession, ChannelSource, SessionOptions, Wiring
-from callassist.live.sources import FakeSource, FileSource
+from callassist.live.sources import FileSource
+from fakes import FakeSource
 from callassist.replay import ReplayRequest, replay
 from callassist.transcript import read_transcript
 

@@ -18,11 +18,12 @@ import numpy as np
 import pytest
 import soundfile
 
+from fakes import FakeSource
+
 from callassist.live import (
     AudioBlock,
     AudioDeviceError,
     DeviceSource,
-    FakeSource,
     FileSource,
     InputDevice,
     format_device_table,

@@ -8,9 +8,9 @@ import jsonschema
 import pytest
 
 from callassist.cli import main
-from callassist.masking import MaskedSpan, mask_report, mask_text
+from callassist.reporting.masking import MaskedSpan, mask_report, mask_text
 
-SCHEMA = json.loads((Path(__file__).parent.parent / "callassist" / "report.schema.json").read_text(encoding="utf-8"))
+SCHEMA = json.loads((Path(__file__).parent.parent / "callassist" / "reporting" / "report.schema.json").read_text(encoding="utf-8"))
 
 # (text, expected masked text, kinds of the masked spans in order)
 CASES: list[tuple[str, str, tuple[str, ...]]] = [

@@ -9,7 +9,7 @@ import pytest
 from callassist.detectors.base import Countdown
 from callassist.events import Event
 from callassist.live.messages import CallStarted, Checklist, Heard, Raised, Tick
-from callassist.timeline import Utterance, UtteranceHeard
+from callassist.inputs import Utterance, UtteranceHeard
 from callassist.ui.app import CallAssistApp
 
 SIZE = (110, 32)

@@ -16,7 +16,7 @@ the start of the channel), but some of it can only be decided a little later in 
   an onset may be starting up to 100 ms after, during a pause in speech up to `hangover` after.
 
 So the output of each `feed` call, and the concatenation of all of them, is sorted by
-`callassist.timeline.input_sort_key`, and LevelFrame.voiced always agrees with the speech state
+`callassist.inputs.input_sort_key`, and LevelFrame.voiced always agrees with the speech state
 that the SpeechStarted/SpeechEnded events before it describe: at a shared t, an end comes
 before the LevelFrame, and the LevelFrame before a start.
 """
@@ -34,7 +34,7 @@ import webrtcvad
 from numpy.lib.stride_tricks import sliding_window_view
 
 from callassist.audio.recording import ChannelMap, Recording
-from callassist.timeline import SPEAKERS, EngineInput, LevelFrame, Speaker, SpeechEnded, SpeechStarted, input_sort_key
+from callassist.inputs import SPEAKERS, EngineInput, LevelFrame, Speaker, SpeechEnded, SpeechStarted, input_sort_key
 
 FRAME_SECONDS = 0.02
 """Length of the analysis frame: one of the three webrtcvad accepts (10, 20, 30 ms)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from callassist.detectors.base import Detector, Episodes, FrameClock
 from callassist.heard import HeardText
-from callassist.timeline import LevelFrame
+from callassist.inputs import LevelFrame
 
 
 class AngryCallerDetector(Detector):

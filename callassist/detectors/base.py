@@ -10,7 +10,7 @@ from callassist.heard import HeardText
 from callassist.matching import PhraseMatcher
 from callassist.scriptpack import ScriptPack
 from callassist.settings import Settings
-from callassist.timeline import (
+from callassist.inputs import (
     SPEAKERS,
     HoldChanged,
     LevelFrame,

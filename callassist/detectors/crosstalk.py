@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from callassist.detectors.base import Detector
-from callassist.timeline import SpeechEnded, SpeechStarted
+from callassist.inputs import SpeechEnded, SpeechStarted
 
 
 class CrosstalkDetector(Detector):

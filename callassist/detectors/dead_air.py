@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from callassist.detectors.base import Countdown, Detector
-from callassist.timeline import SpeechEnded, SpeechStarted
+from callassist.inputs import SpeechEnded, SpeechStarted
 
 
 class DeadAirDetector(Detector):

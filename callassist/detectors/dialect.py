@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from callassist.detectors.base import Detector, Episodes
 from callassist.heard import HeardText
-from callassist.timeline import Utterance
+from callassist.inputs import Utterance
 
 LAST_STEP = 2
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from callassist.detectors.base import Countdown, Detector
 from callassist.heard import HeardText
-from callassist.timeline import HoldChanged, SpeechStarted
+from callassist.inputs import HoldChanged, SpeechStarted
 
 
 class HoldDetector(Detector):

@@ -4,7 +4,7 @@ dialect, angry). Each press shows the next approved step, and the report records
 from __future__ import annotations
 
 from callassist.detectors.base import Detector
-from callassist.timeline import ManualSituation
+from callassist.inputs import ManualSituation
 
 
 class ManualSituationDetector(Detector):

@@ -4,7 +4,7 @@ the caller's turn → the approved line; 5 s after the agent says it → hang up
 from __future__ import annotations
 
 from callassist.detectors.base import Detector, FrameClock
-from callassist.timeline import LevelFrame, SpeechEnded
+from callassist.inputs import LevelFrame, SpeechEnded
 
 HANG_UP_STEP = 2
 

@@ -4,7 +4,7 @@ quiet after the agent has answered → step 2; 5 s after the agent's step-2 line
 from __future__ import annotations
 
 from callassist.detectors.base import Detector, FrameClock
-from callassist.timeline import LevelFrame, SpeechEnded
+from callassist.inputs import LevelFrame, SpeechEnded
 
 HANG_UP_STEP = 3
 

@@ -8,7 +8,7 @@ call through the script. Any caller speech resets it.
 from __future__ import annotations
 
 from callassist.detectors.base import Countdown, Detector
-from callassist.timeline import SpeechEnded, SpeechStarted
+from callassist.inputs import SpeechEnded, SpeechStarted
 
 LAST_STEP = 3
 

@@ -1,4 +1,4 @@
-"""Live audio capture: sound devices, recordings played as if live, and fake sources for tests."""
+"""Live audio capture: sound devices, recordings played as if live."""
 
 from callassist.live.devices import (
     AudioDeviceError,
@@ -11,7 +11,6 @@ from callassist.live.sources import (
     AudioBlock,
     AudioSource,
     DeviceSource,
-    FakeSource,
     FileSource,
     SourceStatus,
 )
@@ -21,7 +20,6 @@ __all__ = [
     "AudioDeviceError",
     "AudioSource",
     "DeviceSource",
-    "FakeSource",
     "FileSource",
     "InputDevice",
     "SourceStatus",

@@ -8,7 +8,7 @@ from typing import Literal
 
 from callassist.detectors.base import Countdown
 from callassist.events import Event
-from callassist.timeline import UtteranceHeard
+from callassist.inputs import UtteranceHeard
 
 CallPhase = Literal["waiting", "in_call", "on_hold", "ended"]
 

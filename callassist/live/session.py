@@ -41,11 +41,11 @@ from callassist.live.messages import (
 )
 from callassist.live.sources import AudioBlock, AudioSource
 from callassist.recognition import ChannelRecognizer, RecognitionWorker, SpeechModel
-from callassist.report import CallSource, build_report, checklist, write_json_atomically
+from callassist.reporting.report import CallSource, build_report, checklist, write_json_atomically
 from callassist.scriptpack import ScriptPack
 from callassist.settings import Settings
 from callassist.sources import heard_inputs
-from callassist.timeline import (
+from callassist.inputs import (
     AudioMissing,
     EngineInput,
     HoldChanged,

@@ -33,7 +33,7 @@ from callassist.live.messages import (
     WorkerFailed,
 )
 from callassist.live.session import CallSession
-from callassist.report import format_time
+from callassist.reporting.report import format_time
 from callassist.scriptpack import ScriptPack
 from callassist.settings import Settings
 from callassist.ui.widgets import AlertBanner, AlertList, ChecklistPanel, SayNowCard, StatusBar

@@ -10,7 +10,7 @@ from callassist.live.sources import AudioSource, DeviceSource, FileSource
 from callassist.recognition import SpeechModel
 from callassist.scriptpack import ScriptPack
 from callassist.settings import Settings
-from callassist.timeline import Utterance
+from callassist.inputs import Utterance
 from callassist.ui.app import CallAssistApp
 
 

@@ -8,7 +8,7 @@ from textual.widgets import Static
 from callassist.detectors.base import Countdown
 from callassist.events import Event
 from callassist.live.messages import CallPhase, Checklist
-from callassist.report import format_time
+from callassist.reporting.report import format_time
 from callassist.scriptpack import ScriptPack
 
 PHASE_LABELS: dict[CallPhase, tuple[str, str]] = {

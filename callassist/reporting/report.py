@@ -15,7 +15,7 @@ from callassist.detectors.greeting import GreetingDetector
 from callassist.detectors.hold import HoldDetector
 from callassist.engine import Engine
 from callassist.events import Event
-from callassist.timeline import Utterance
+from callassist.inputs import Utterance
 from callassist.transcript import utterance_to_json
 
 SCHEMA = "callassist.report/1"

@@ -1,0 +1,1 @@
+"""What a scored call becomes: the report (JSON), its HTML and CSV renderings, and masking."""
