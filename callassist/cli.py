@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from importlib.resources import files
@@ -33,8 +34,19 @@ def speed(text: str) -> float | None:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a speed: give a number like 1 or 2, or max") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("speed must be more than 0")
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError("speed must be a number more than 0")
+    return value
+
+
+def seconds(text: str) -> float:
+    """--duration: a finite number of seconds, 0 to a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 24 * 3600:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a duration: give seconds from 0 to 86400, e.g. 312.5")
     return value
 
 
@@ -54,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay_cmd.add_argument("audio", nargs="?", type=Path, help="call recording (WAV, FLAC, OGG)")
     replay_cmd.add_argument("--transcript", type=Path, help="transcript, JSON Lines")
     replay_cmd.add_argument(
-        "--duration", type=float, metavar="SECONDS",
+        "--duration", type=seconds, metavar="SECONDS",
         help="where the call ends, for a transcript with no audio (default: its last utterance)",
     )
     replay_cmd.add_argument(
@@ -71,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     transcribe = commands.add_parser("transcribe", help="transcribe a recording to the transcript format (JSON Lines)")
     transcribe.add_argument("audio", type=Path, help="call recording (WAV, FLAC, OGG)")
     transcribe.add_argument("-o", "--output", type=Path, help="transcript to write (default: beside the audio, .jsonl)")
+    transcribe.add_argument("--force", action="store_true", help="overwrite the transcript if it exists")
     transcribe.add_argument("--model", type=Path, help="Vosk model folder")
     transcribe.add_argument("--agent-channel", type=int, default=0, metavar="N")
     transcribe.add_argument("--caller-channel", type=int, default=1, metavar="N")
@@ -116,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_replay(args: argparse.Namespace, request: ReplayRequest) -> int:
+    if getattr(args, "report", None):
+        check_writable_file(args.report, "--report")
     settings = load_settings(args.config)
     pack = effective_pack(settings, args.scripts)
     speech_model = None
@@ -206,12 +221,24 @@ def run_devices() -> int:
     return 0
 
 
+def check_writable_file(path: Path, option: str, force: bool = True) -> None:
+    """Refuse, before any work, an output path that is a folder, sits in no folder, or (without
+    `force`) already exists."""
+    if path.is_dir():
+        raise CallassistError(f"{option} {path}: is a folder; give a file name, e.g. {path / 'report.json'}")
+    if not path.parent.is_dir():
+        raise CallassistError(f"{option} {path}: folder {path.parent} does not exist; create it first")
+    if not force and path.exists():
+        raise CallassistError(f"{path} already exists; give --force to overwrite it, or -o/--output for another file")
+
+
 def run_transcribe(args: argparse.Namespace) -> int:
     request = ReplayRequest(audio=args.audio, agent_channel=args.agent_channel, caller_channel=args.caller_channel)
+    output = args.output or args.audio.with_suffix(".jsonl")
+    check_writable_file(output, "--output", force=args.force)
     open_recording(args.audio)
     speech_model = open_speech_model(args.model, interactive=sys.stdin.isatty())
     utterances = transcribe(request, speech_model)
-    output = args.output or args.audio.with_suffix(".jsonl")
     write_transcript(output, utterances)
     print(f"transcript written: {output} ({len(utterances)} utterances, model {speech_model.name})")
     return 0
@@ -273,31 +300,58 @@ def pack_to_text(pack: ScriptPack) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "replay":
-            return run_replay(args, ReplayRequest(
-                args.audio, args.transcript, args.duration, args.agent_channel, args.caller_channel
-            ))
-        if args.command == "transcribe":
-            return run_transcribe(args)
-        if args.command == "demo":
-            sample = sample_call_dir()
-            audio = sample / "sample_call.wav"
-            args.asr, args.report = "none", None
-            return run_replay(args, ReplayRequest(audio=audio, transcript=sample / "sample_call.jsonl"))
-        if args.command == "live":
-            return run_live(args)
-        if args.command == "devices":
-            return run_devices()
-        if args.command == "batch":
-            return run_batch_command(args)
-        if args.command == "eval":
-            return run_eval(args)
-        if args.command == "models":
-            return run_models(args)
-        return run_scripts(args)
+        status = run_command(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in Python's last flush at exit
+        return status
     except CallassistError as error:
         print(f"callassist: error: {error}", file=sys.stderr)
         return error.exit_status
     except KeyboardInterrupt:
         print("callassist: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `callassist ... | head`: the reader has all it wanted
+        silence_stdout()
+        return 1
+    except OSError as error:  # a write that failed (disk full, no permission): name the file
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"callassist: error: {where}{error.strerror or error}; check the path, its permissions and free space", file=sys.stderr)
+        return 2
+    except Exception as error:  # never a traceback for the user; CALLASSIST_DEBUG=1 shows it
+        if os.environ.get("CALLASSIST_DEBUG"):
+            raise
+        print(f"callassist: internal error: {type(error).__name__}: {error} (run with CALLASSIST_DEBUG=1 for details and report it)", file=sys.stderr)
+        return 3
+
+
+def silence_stdout() -> None:
+    """Point stdout at the null device, so Python's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def run_command(args: argparse.Namespace) -> int:
+    if args.command == "replay":
+        return run_replay(args, ReplayRequest(
+            args.audio, args.transcript, args.duration, args.agent_channel, args.caller_channel
+        ))
+    if args.command == "transcribe":
+        return run_transcribe(args)
+    if args.command == "demo":
+        sample = sample_call_dir()
+        audio = sample / "sample_call.wav"
+        args.asr, args.report = "none", None
+        return run_replay(args, ReplayRequest(audio=audio, transcript=sample / "sample_call.jsonl"))
+    if args.command == "live":
+        return run_live(args)
+    if args.command == "devices":
+        return run_devices()
+    if args.command == "batch":
+        return run_batch_command(args)
+    if args.command == "eval":
+        return run_eval(args)
+    if args.command == "models":
+        return run_models(args)
+    return run_scripts(args)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
 
+import re2
+
 from callassist.errors import ConfigError
 
 Speaker = Literal["agent", "caller"]
@@ -121,6 +123,64 @@ def standard_pack_dir() -> Path:
         return Path(str(files("callassist.scripts_zh")))
     except ModuleNotFoundError:
         return Path(__file__).resolve().parent.parent / "scripts_zh"
+
+
+# Cue patterns ----------------------------------------------------------------------------------
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # errors are reported as pack problems, not on stderr
+
+
+def compile_pattern(pattern: str) -> Any:
+    """A cue pattern compiled for linear-time matching (RE2: no backtracking, so no pattern can
+    freeze the live screen on a long utterance). Raises re2.error on what RE2 rejects
+    (look-arounds, back-references). Python's \\uXXXX escapes are accepted (RE2 writes \\x{XXXX})."""
+    re2_pattern = _PYTHON_ESCAPE.sub(lambda m: m[1] + "\\x{" + (m[2] or m[3]) + "}", pattern)
+    return re2.compile(re2_pattern, options=_RE2_OPTIONS)
+
+
+_PYTHON_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8}))")
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """What keeps `pattern` from serving as a cue pattern, or None: it must compile with RE2 and
+    its first group, which fills {1}, must take part in every match."""
+    try:
+        compiled = compile_pattern(pattern)
+    except re2.error as error:
+        reason = error.args[0].decode("utf-8", "replace") if isinstance(error.args[0], bytes) else str(error)
+        return f"not a valid regular expression for RE2 ({reason}); look-arounds and back-references are not supported"
+    if compiled.groups == 0:
+        return "needs a group (…) around the part that fills {1}, e.g. 我姓(.)"
+    if not _group_always_set(pattern, 1):
+        return "its first group is optional (inside ?, *, {0,…} or one side of |); the line's {1} would be empty"
+    return None
+
+
+def _group_always_set(pattern: str, group: int) -> bool:
+    """Whether every match of `pattern` sets `group` (read with Python's regex parser, whose
+    syntax RE2 shares for what RE2 accepts)."""
+    import re._parser as parser  # noqa: PLC0415 - the standard library's own regex parser
+
+    try:
+        tree = parser.parse(pattern)
+    except re.error:
+        return True  # RE2-only syntax: RE2 compiled it; the group count check is all there is
+
+    def sets(items: Any) -> bool:
+        for op, value in items:
+            name = str(op)
+            if name == "SUBPATTERN" and (value[0] == group or sets(value[-1])):
+                return True
+            if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and value[0] >= 1 and sets(value[2]):
+                return True
+            if name == "BRANCH" and all(sets(branch) for branch in value[1]):
+                return True
+            if name == "ATOMIC_GROUP" and sets(value):
+                return True
+        return False
+
+    return sets(tree)
 
 
 # Loading and checking packs ------------------------------------------------------------------
@@ -390,11 +450,8 @@ class _FileReader:
             self._problem(table, key, "a cue takes exactly one of phrases, characters, pattern")
         characters = self._text(table, raw, "characters", required=False, placeholders=False)
         pattern = self._text(table, raw, "pattern", required=False, placeholders=False)
-        if pattern is not None:
-            try:
-                re.compile(pattern)
-            except re.error as error:
-                self._problem(table, "pattern", f"not a valid regular expression: {error}")
+        if pattern is not None and (problem := pattern_problem(pattern)):
+            self._problem(table, "pattern", problem)
         cue = Cue(
             id=entry.id,
             situation=self._text(table, raw, "situation", placeholders=False) or "",
@@ -571,7 +628,6 @@ def _cross_check(entries: dict[str, dict[str, _Entry]]) -> list[PackProblem]:
         for entry in entries["cue"].values()
         if isinstance(entry.value, Cue)
         and entry.value.pattern
-        and re.compile(entry.value.pattern).groups
     }
     for entry in situations.values():
         if entry.capture_line is not None and entry.id not in capturing:

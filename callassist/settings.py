@@ -148,6 +148,36 @@ def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
+_DAY = 24 * 3600.0
+# Allowed values of every number setting: (lowest, highest, lowest allowed itself). NaN and
+# infinity are outside every range. Checked for the defaults and for every config file.
+NUMBER_RANGES: dict[str, tuple[float, float, bool]] = {
+    **{f"timings.{f.name}": (0.0, _DAY, False) for f in fields(TimingSettings)},
+    "speech_rate.max_chars_per_second": (0.0, 100.0, False),
+    "speech_rate.min_duration": (0.0, _DAY, True),
+    "matching.threshold": (0.0, 100.0, True),
+    "dialect.min_characters": (1, 1000, True),
+    "dialect.low_confidence": (0.0, 1.0, True),
+    "dialect.min_words_for_confidence": (1, 1000, True),
+    "acoustic.quiet_level_dbfs": (-120.0, 0.0, True),
+    "acoustic.quiet_min_speech": (0.0, _DAY, False),
+    "acoustic.noisy_snr_db": (0.0, 120.0, True),
+    "acoustic.noisy_min_speech": (0.0, _DAY, False),
+    "acoustic.noisy_floor_dbfs": (-120.0, 0.0, True),
+    "acoustic.noisy_min_floor_time": (0.0, _DAY, False),
+    "acoustic.angry_jump_db": (0.0, 120.0, False),
+    "acoustic.angry_pitch_rise": (1.0, 10.0, True),
+    "acoustic.angry_min_speech": (0.0, _DAY, False),
+    "acoustic.angry_baseline_speech": (0.0, _DAY, False),
+    "live.agent_channel": (0, 63, True),
+    "live.caller_channel": (-1, 63, True),
+    "live.sample_rate": (8000, 192000, True),
+    "live.meter_hz": (1, 60, True),
+    "score.start": (0, 10000, True),
+}
+DEDUCTION_RANGE = (0, 1000)
+
+
 def user_config_path() -> Path:
     if sys.platform == "win32":
         base = Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming"))
@@ -162,8 +192,11 @@ def find_config(explicit: Path | None) -> Path | None:
             raise ConfigError(f"{explicit}: config file not found; check the --config path")
         return explicit
     for candidate in (Path("callassist.toml"), user_config_path()):
-        if candidate.is_file():
-            return candidate
+        try:
+            if candidate.is_file():
+                return candidate
+        except OSError as error:  # e.g. a config folder the user may not read
+            raise ConfigError(f"{candidate}: cannot read config file ({error.strerror}); fix its permissions or give --config") from None
     return None
 
 
@@ -173,6 +206,7 @@ def load_settings(config: Path | None = None) -> Settings:
     merged = tomllib.loads(defaults_text)
     path = find_config(config)
     if path is None:
+        _check_ranges(merged, "defaults.toml", defaults_text)
         return _build(merged, "defaults", Path.cwd())
     text = _read(path)
     try:
@@ -180,14 +214,32 @@ def load_settings(config: Path | None = None) -> Settings:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}:{_toml_error_line(error)}: {_toml_error_message(error)}") from None
     _overlay(merged, overrides, path, text, prefix="")
+    _check_ranges(merged, str(path), text)
     return _build(merged, str(path), path.resolve().parent)
+
+
+def _check_ranges(merged: dict, path: str, text: str) -> None:
+    """Every number setting within its range (finite); every deduction a whole number of points."""
+    for dotted, (low, high, low_allowed) in NUMBER_RANGES.items():
+        section, key = dotted.split(".")
+        value = merged[section][key]
+        if not (low <= value <= high) or (value == low and not low_allowed):
+            bound = f"from {low:g}" if low_allowed else f"more than {low:g}"
+            raise ConfigError(f"{path}:{key_line(text, dotted)}: {dotted}: must be {bound} to {high:g}, not {value!r}")
+    for event_id, points in merged["score"]["deductions"].items():
+        low, high = DEDUCTION_RANGE
+        if isinstance(points, bool) or not isinstance(points, int) or not low <= points <= high:
+            dotted = f"score.deductions.{event_id}"
+            raise ConfigError(f"{path}:{key_line(text, dotted)}: {dotted}: must be whole points from {low} to {high}, not {points!r}")
 
 
 def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: cannot read config file ({error})") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read config file ({error.strerror}); check its permissions") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: config file is not UTF-8 text; save it as UTF-8") from None
 
 
 def _overlay(base: dict, overrides: dict, path: Path, text: str, prefix: str) -> None:

@@ -12,6 +12,11 @@ from callassist.inputs import SPEAKERS, Utterance, Word
 
 UTTERANCE_KEYS = {"speaker", "start", "end", "text", "words"}
 WORD_KEYS = {"word", "start", "end", "conf"}
+# Times are seconds from the start of the call. A day bounds any call: larger values are epoch
+# times or milliseconds, which would otherwise stretch a call (and its timeline) over decades.
+MAX_SECONDS = 24 * 3600.0
+MAX_LINE_CHARACTERS = 1_000_000  # one utterance; a longer line is not a transcript
+MAX_TEXT_CHARACTERS = 100_000
 
 
 def read_transcript(path: Path) -> list[Utterance]:
@@ -39,10 +44,16 @@ def _parse_line(path: Path, number: int, line: str) -> Utterance:
     def fail(problem: str) -> InputFileError:
         return InputFileError.at(path, problem, number)
 
+    if len(line) > MAX_LINE_CHARACTERS:
+        raise fail(f"line is {len(line):,} characters long (at most {MAX_LINE_CHARACTERS:,}); one utterance per line")
     try:
-        data = json.loads(line)
+        data = json.loads(line, parse_constant=_reject_constant, parse_int=_bounded_int)
     except json.JSONDecodeError as error:
         raise fail(f"not valid JSON ({error.msg} at column {error.colno})") from None
+    except _BadNumber as error:
+        raise fail(f"{error}; times are finite numbers of seconds") from None
+    except RecursionError:
+        raise fail("JSON nested too deeply; an utterance is one flat object") from None
     if not isinstance(data, dict):
         raise fail("expected a JSON object with speaker, start, end, text")
     unknown = sorted(set(data) - UTTERANCE_KEYS)
@@ -58,6 +69,7 @@ def _parse_line(path: Path, number: int, line: str) -> Utterance:
     text = data.get("text")
     if not isinstance(text, str):
         raise fail("field 'text' must be a string")
+    _check_text(text, "text", fail)
     words_raw = data.get("words", [])
     if not isinstance(words_raw, list):
         raise fail("field 'words' must be a list of {word, start, end, conf}")
@@ -75,6 +87,7 @@ def _parse_word(index: int, item: Any, fail) -> Word:
     word = item.get("word")
     if not isinstance(word, str):
         raise fail(f"field '{where}.word' must be a string")
+    _check_text(word, f"{where}.word", fail)
     start = _seconds(item, "start", fail, where)
     end = _seconds(item, "end", fail, where)
     conf = item.get("conf")
@@ -88,9 +101,39 @@ def _seconds(data: dict, key: str, fail, where: str = "") -> float:
     if key not in data:
         raise fail(f"missing field '{name}'")
     value = data[key]
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-        raise fail(f"field '{name}' must be a number of seconds >= 0, not {value!r}")
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= MAX_SECONDS:
+        shown = repr(value) if not isinstance(value, str) else repr(value[:40])
+        raise fail(
+            f"field '{name}' must be seconds from the call's start, 0 to {MAX_SECONDS:.0f}, not {shown} "
+            "(epoch or millisecond times must be converted)"
+        )
     return float(value)
+
+
+class _BadNumber(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> float:
+    raise _BadNumber(f"{name} is not a number JSON allows")
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > 18:
+        raise _BadNumber(f"number {digits[:20]}... has {len(digits)} digits")
+    return int(digits)
+
+
+def _check_text(text: str, name: str, fail) -> None:
+    if len(text) > MAX_TEXT_CHARACTERS:
+        raise fail(f"field '{name}' is {len(text):,} characters long (at most {MAX_TEXT_CHARACTERS:,})")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise fail(
+            f"field '{name}' holds a lone surrogate (\\u{ord(text[error.start]):04x} at character {error.start + 1}); "
+            "write the character itself or its full surrogate pair"
+        ) from None
 
 
 def utterance_to_json(utterance: Utterance) -> dict[str, Any]:

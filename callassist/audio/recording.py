@@ -45,7 +45,9 @@ class Recording:
         """Yield the samples in order as float32 arrays of shape (n, channels), n ≈ seconds × rate.
 
         The file is streamed, never loaded whole. A file that cannot be decoded to its end, or
-        holds fewer frames than its header promised, raises InputFileError.
+        holds fewer frames than its header promised, raises InputFileError. Samples that are not
+        finite (NaN or infinity in a float WAV) are read as silence and full scale, so that one bad
+        sample cannot poison every level and average computed after it.
         """
         blocksize = max(1, round(seconds * self.sample_rate))
         frames_read = 0
@@ -53,7 +55,7 @@ class Recording:
             with soundfile.SoundFile(self.path) as audio:
                 for block in audio.blocks(blocksize=blocksize, dtype="float32", always_2d=True):
                     frames_read += len(block)
-                    yield block
+                    yield block if np.isfinite(block).all() else np.nan_to_num(block, nan=0.0, posinf=1.0, neginf=-1.0)
         except soundfile.LibsndfileError as error:
             at = frames_read / self.sample_rate
             raise InputFileError.at(

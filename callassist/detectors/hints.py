@@ -7,11 +7,9 @@ per episode. A cue's regex group fills `{1}` in the line (the caller's surname).
 
 from __future__ import annotations
 
-import re
-
 from callassist.detectors.base import Detector, Episodes
 from callassist.heard import HeardText
-from callassist.scriptpack import Cue
+from callassist.scriptpack import Cue, compile_pattern
 
 
 class HintDetector(Detector):
@@ -19,7 +17,7 @@ class HintDetector(Detector):
         super().__init__(ctx)
         hints = {s.id for s in ctx.pack.situations.values() if s.kind == "hint"}
         self.cues = [c for c in ctx.pack.cues if c.situation in hints]
-        self.patterns = {c.id: re.compile(c.pattern) for c in self.cues if c.pattern}
+        self.patterns = {c.id: compile_pattern(c.pattern) for c in self.cues if c.pattern}
         self.episodes = {c.situation: Episodes(self.settings.timings.episode_gap) for c in self.cues}
         self.named: set[str] = set()
 

@@ -1,0 +1,248 @@
+"""Bad input as a new user or an attacker gives it: every case ends in a correct result or one
+line naming the file, line or option and what to do (exit status 2), never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from callassist.cli import main
+
+ROOT = Path(__file__).parent.parent
+CALLS = Path(__file__).parent / "data" / "calls"
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def one_error_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("callassist: error: "), err
+    return lines[0]
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+LINE = '{{"speaker": "caller", "start": {start}, "end": {end}, "text": "{text}"}}\n'
+GOOD = LINE.format(start=0.5, end=2.0, text="您好")
+
+
+# ---------------------------------------------------------------- transcript numbers and text
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        (LINE.format(start="NaN", end=3, text="x"), ":2: NaN is not a number JSON allows"),
+        (LINE.format(start=1, end="Infinity", text="x"), ":2: Infinity is not a number JSON allows"),
+        (LINE.format(start=1, end="-Infinity", text="x"), ":2: -Infinity is not a number JSON allows"),
+        (LINE.format(start=1, end="1e300", text="x"), ":2: field 'end' must be seconds from the call's start, 0 to 86400"),
+        (LINE.format(start=1, end="1e400", text="x"), ":2: field 'end' must be seconds from the call's start"),
+        (LINE.format(start=1_733_000_000, end=1_733_000_002, text="x"), "(epoch or millisecond times must be converted)"),
+        (LINE.format(start=1, end="1" * 400, text="x"), ":2: number 11111111111111111111... has 400 digits"),
+        (LINE.format(start=1, end=2, text="\\ud800"), ":2: field 'text' holds a lone surrogate (\\ud800 at character 1)"),
+        ('{"a":' * 100_000 + "1" + "}" * 100_000 + "\n", ":2: JSON nested too deeply"),
+        ("[" * 100_000 + "]" * 100_000 + "\n", ":2: JSON nested too deeply"),
+    ],
+    ids=["nan", "infinity", "minus-infinity", "1e300", "1e400", "epoch", "400-digits", "lone-surrogate", "deep-object", "deep-list"],
+)
+def test_transcript_numbers_must_be_finite_seconds_and_text_encodable(tmp_path, capsys, line, expected):
+    path = write(tmp_path / "call.jsonl", GOOD + line)
+    status, _, err = run(capsys, "replay", "--transcript", str(path), "--headless")
+    assert status == 2
+    assert f"{path}{expected}" in one_error_line(err) or expected in one_error_line(err)
+    assert f"{path}:2:" in err
+
+
+def test_surrogate_pair_written_as_escapes_is_text(tmp_path, capsys):
+    path = write(tmp_path / "call.jsonl", GOOD + LINE.format(start=3, end=4, text="\\ud83d\\ude00 好"))
+    status, out, err = run(capsys, "replay", "--transcript", str(path), "--headless")
+    assert status == 0, err
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-3", "1e999", "soon"])
+def test_duration_option_must_be_finite_seconds(capsys, value):
+    with pytest.raises(SystemExit) as exit_:
+        main(["replay", "--transcript", str(CALLS / "normal.jsonl"), "--duration", value])
+    assert exit_.value.code == 2
+    assert "argument --duration:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "0", "-1"])
+def test_speed_option_must_be_a_finite_positive_factor(capsys, value):
+    with pytest.raises(SystemExit) as exit_:
+        main(["demo", "--speed", value])
+    assert exit_.value.code == 2 and "argument --speed:" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- config numbers
+
+
+@pytest.mark.parametrize(
+    "config, expected",
+    [
+        ("[timings]\nsilent_step = -5.0\n", ":2: timings.silent_step: must be more than 0 to 86400, not -5.0"),
+        ("[timings]\ndead_air = 0\n", ":2: timings.dead_air: must be more than 0 to 86400, not 0"),
+        ("[timings]\ndead_air = nan\n", ":2: timings.dead_air: must be more than 0 to 86400, not nan"),
+        ("[timings]\n\nhold_check_back = inf\n", ":3: timings.hold_check_back: must be more than 0 to 86400, not inf"),
+        ("[matching]\nthreshold = 500\n", ":2: matching.threshold: must be from 0 to 100, not 500"),
+        ("[score.deductions]\ncrosstalk = -3\n", ":2: score.deductions.crosstalk: must be whole points from 0 to 1000, not -3"),
+        ("[score.deductions]\nmy_event = 2.5\n", ":2: score.deductions.my_event: must be whole points from 0 to 1000, not 2.5"),
+        ("[live]\nmeter_hz = 0\n", ":2: live.meter_hz: must be from 1 to 60, not 0"),
+        ("[live]\nsample_rate = 100\n", ":2: live.sample_rate: must be from 8000 to 192000, not 100"),
+        ("[acoustic]\nquiet_level_dbfs = 20.0\n", ":2: acoustic.quiet_level_dbfs: must be from -120 to 0, not 20.0"),
+        ("[dialect]\nlow_confidence = 1.5\n", ":2: dialect.low_confidence: must be from 0 to 1, not 1.5"),
+    ],
+)
+def test_config_numbers_must_be_finite_and_in_range(tmp_path, capsys, config, expected):
+    path = write(tmp_path / "callassist.toml", config)
+    status, _, err = run(capsys, "replay", "--transcript", str(CALLS / "normal.jsonl"), "--config", str(path), "--headless")
+    assert status == 2
+    assert f"{path}{expected}" in one_error_line(err)
+
+
+def test_config_that_cannot_be_read(tmp_path, capsys):
+    path = tmp_path / "callassist.toml"
+    path.write_bytes("[call]\ncompany = '平安'\n".encode("gbk"))
+    status, _, err = run(capsys, "scripts", "show", "--config", str(path))
+    assert status == 2 and f"{path}: config file is not UTF-8 text; save it as UTF-8" in one_error_line(err)
+
+
+def test_user_config_folder_that_cannot_be_read(tmp_path, capsys, monkeypatch):
+    config_home = tmp_path / "config"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config_home))
+    real_is_file = Path.is_file
+
+    def is_file(path: Path) -> bool:  # as a folder without read permission answers (root ignores chmod)
+        if path.name == "config.toml":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_is_file(path)
+
+    monkeypatch.setattr(Path, "is_file", is_file)
+    status, _, err = run(capsys, "scripts", "show")
+    assert status == 2
+    assert "callassist/config.toml: cannot read config file (Permission denied)" in one_error_line(err)
+
+
+def test_unreadable_config_file(tmp_path, capsys, monkeypatch):
+    path = write(tmp_path / "callassist.toml", "[call]\n")
+
+    real_read_text = Path.read_text
+
+    def read_text(self, *args, **kwargs):  # as a file without read permission answers (root ignores chmod)
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", read_text)
+    status, _, err = run(capsys, "scripts", "show", "--config", str(path))
+    assert status == 2 and f"{path}: cannot read config file (Permission denied)" in one_error_line(err)
+
+
+# ---------------------------------------------------------------- output paths
+
+
+def test_report_to_a_folder_is_refused_before_any_work(tmp_path, capsys):
+    status, _, err = run(capsys, "replay", "--transcript", str(CALLS / "normal.jsonl"), "--report", str(tmp_path), "--headless")
+    assert status == 2 and f"--report {tmp_path}: is a folder; give a file name" in one_error_line(err)
+    missing = tmp_path / "no" / "such" / "r.json"
+    status, _, err = run(capsys, "replay", "--transcript", str(CALLS / "normal.jsonl"), "--report", str(missing), "--headless")
+    assert status == 2 and "does not exist; create it first" in one_error_line(err)
+
+
+def test_transcribe_refuses_to_overwrite_a_transcript_without_force(tmp_path, capsys):
+    audio = tmp_path / "call.wav"
+    audio.write_bytes(b"")
+    transcript = write(tmp_path / "call.jsonl", GOOD)
+    status, _, err = run(capsys, "transcribe", str(audio))
+    assert status == 2
+    assert f"{transcript} already exists; give --force to overwrite it" in one_error_line(err)
+    assert transcript.read_text(encoding="utf-8") == GOOD
+    # With --force the existing file is no obstacle: what fails next is the (empty) audio.
+    status, _, err = run(capsys, "transcribe", str(audio), "--force")
+    assert status == 2 and "call.wav: is empty" in one_error_line(err)
+
+
+# ---------------------------------------------------------------- pipes
+
+
+def run_into_closed_pipe(*argv: str) -> subprocess.CompletedProcess:
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "callassist", *argv], stdout=write_end, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT, timeout=120,
+        )
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [("scripts", "show"), ("scripts", "show", "--json"), ("replay", "--transcript", str(CALLS / "normal.jsonl"), "--headless")],
+    ids=["scripts-show", "scripts-show-json", "replay"],
+)
+def test_output_into_a_closed_pipe_ends_quietly(argv):
+    result = run_into_closed_pipe(*argv)
+    assert result.stderr == "" and result.returncode == 1
+
+
+# ---------------------------------------------------------------- script pack patterns
+
+
+BACKTRACKING_PACK = """
+[[situation]]
+id = "caller_title"
+title = "得知来电人职务"
+kind = "hint"
+[[situation.step]]
+say = "{1}您好"
+
+[[cue]]
+id = "caller_title_cue"
+situation = "caller_title"
+speaker = "caller"
+pattern = '(a+)+$'
+"""
+
+
+def test_a_backtracking_pattern_runs_in_linear_time(tmp_path, capsys):
+    pack = write(tmp_path / "site.toml", BACKTRACKING_PACK)
+    lines = [LINE.format(start=i, end=i + 0.9, text="a" * 32 + "!") for i in range(1, 40)]
+    transcript = write(tmp_path / "call.jsonl", "".join(lines) + LINE.format(start=50, end=51, text="a" * 5000))
+    started = time.monotonic()
+    status, out, err = run(capsys, "replay", "--transcript", str(transcript), "--scripts", str(pack), "--headless")
+    assert status == 0, err
+    assert time.monotonic() - started < 20  # Python's re: 52 s for ONE of these utterances
+    assert "caller_title" in out  # and the cue still works: the last line matches
+
+
+@pytest.mark.parametrize(
+    "pattern, expected",
+    [
+        ("我是[经理]", "needs a group"),
+        ("我是(经理)?", "its first group is optional"),
+        ("(经理)|主任", "its first group is optional"),
+        ("(经理)*", "its first group is optional"),
+        ("(?=经理)(.)", "not a valid regular expression for RE2"),
+        ("(经理)\\1", "not a valid regular expression for RE2"),
+    ],
+)
+def test_scripts_check_refuses_patterns_the_cue_cannot_use(tmp_path, capsys, pattern, expected):
+    pack = write(tmp_path / "site.toml", BACKTRACKING_PACK.replace("(a+)+$", pattern))
+    status, out, _ = run(capsys, "scripts", "check", str(pack))
+    assert status == 1 and f"{pack}:13: pattern: {expected}" in out
+    status, _, err = run(capsys, "replay", "--transcript", str(CALLS / "normal.jsonl"), "--scripts", str(pack), "--headless")
+    assert status == 2 and f"{pack}:" in one_error_line(err)  # the first of the problems
