@@ -1,19 +1,27 @@
-"""Times the rules engine over a long synthetic transcript and prints utterances per second.
+"""Times the rules engine over a long synthetic transcript: utterances per second, with the
+standard pack and with --extra-phrases more forbidden phrases, this checkout beside an earlier
+commit (default: the one before the matcher prefilter), measured in one run.
 
-    python benchmarks/bench_rules.py [--utterances 10000]
+    python benchmarks/bench_rules.py [--utterances 3000] [--extra-phrases 1000] [--baseline REV]
+
+The extra phrases are made-up lines of common characters (4 to 12 of them, fixed seed), the
+shape of a deployment pack that lists many more forbidden phrases than the standard's. With a
+prefilter, the cost of the rules grows with the phrases that could match an utterance, not with
+the number of phrases in the pack: the ratio "extra / standard" stays near 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
+import sys
+import tempfile
 import time
+from pathlib import Path
 
-from callassist.engine import Engine
-from callassist.scriptpack import load_pack
-from callassist.settings import load_settings
-from callassist.sources import transcript_inputs
-from callassist.inputs import Utterance
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from baseline import BEFORE_ISSUE_11, ROOT, run_json, source_tree  # noqa: E402
 
 AGENT_LINES = [
     "您好，欢迎致电平安客户服务热线，客服代表三零二很高兴为您服务，请问有什么可以帮助您！",
@@ -33,9 +41,18 @@ CALLER_LINES = [
     "我姓王。",
     "没有了。",
 ]
+COMMON = (
+    "的一是不了在人有我他这个们中来上大为和国地到以说时要就出会可也你对生能而子那得于着下自之年过"
+    "发后作里用道行所然家种事成方多经么去法学如都同现当没动面起看定天分还进好小部其些主样理心她本前"
+    "开但因只从想实日军者意无力它与长把机十民第公此已工使情明性知全三又关点正业外将两高间由问很最重并"
+    "物手应战向头文体政美相见被利什二等产或新己制身果加西斯月话合回特代内信表化老给世位次度门任常先海"
+    "通教儿原东声提立及比员解水名真论处走义各入几口认条平系气题活尔更别打女变四神总何电数安少报才结反"
+)
 
 
-def synthetic_transcript(count: int, seed: int = 7) -> list[Utterance]:
+def synthetic_transcript(count: int, seed: int = 7):
+    from callassist.inputs import Utterance
+
     rng = random.Random(seed)
     t, utterances = 0.5, []
     for index in range(count):
@@ -47,21 +64,68 @@ def synthetic_transcript(count: int, seed: int = 7) -> list[Utterance]:
     return utterances
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--utterances", type=int, default=10_000)
-    args = parser.parse_args()
+def extra_pack(path: Path, count: int, seed: int = 11) -> None:
+    rng = random.Random(seed)
+    entries = []
+    for index in range(count):
+        phrase = "".join(rng.choice(COMMON) for _ in range(rng.randint(4, 12)))
+        entries.append(f'[[forbidden]]\nid = "extra_{index}"\nphrase = "{phrase}"\nsituation = "greeting"\n')
+    path.write_text("\n".join(entries), encoding="utf-8")
+
+
+def measure(utterances: int, extra: int) -> dict:
+    """Seconds for the engine over the transcript (best of 3) and the events it raised."""
+    from callassist.engine import Engine
+    from callassist.scriptpack import load_pack
+    from callassist.settings import load_settings
+    from callassist.sources import transcript_inputs
+
     settings = load_settings(None)
-    pack = load_pack([], {"company": "平安", "agent": "三零二"})
-    utterances = synthetic_transcript(args.utterances)
-    inputs = transcript_inputs(utterances)
-    began = time.perf_counter()
-    engine = Engine(pack, settings)
-    engine.feed_all(inputs)
-    engine.finish(utterances[-1].end + 1)
-    elapsed = time.perf_counter() - began
-    print(f"utterances: {len(utterances)}  events: {len(engine.events)}  time: {elapsed:.2f} s")
-    print(f"rules throughput: {len(utterances) / elapsed:,.0f} utterances/s")
+    with tempfile.TemporaryDirectory() as folder:
+        paths = []
+        if extra:
+            paths.append(Path(folder) / "extra.toml")
+            extra_pack(paths[0], extra)
+        pack = load_pack(paths, {"company": "平安", "agent": "三零二"})
+    transcript = synthetic_transcript(utterances)
+    inputs = transcript_inputs(transcript)
+    times, events = [], []
+    for _ in range(3):
+        began = time.perf_counter()
+        engine = Engine(pack, settings)
+        engine.feed_all(inputs)
+        engine.finish(transcript[-1].end + 1)
+        times.append(time.perf_counter() - began)
+        events = sorted((e.id, round(e.start, 2), e.phrase_id or "") for e in engine.events)
+    return {"seconds": min(times), "events": events, "phrases": len(pack.forbidden)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--utterances", type=int, default=3000)
+    parser.add_argument("--extra-phrases", type=int, default=1000)
+    parser.add_argument("--baseline", default=BEFORE_ISSUE_11, metavar="REV", help="earlier commit to compare with")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps({str(extra): measure(args.utterances, extra) for extra in (0, args.extra_phrases)}))
+        return
+    script = Path(__file__).resolve()
+    child_args = ["--utterances", str(args.utterances), "--extra-phrases", str(args.extra_phrases)]
+    with source_tree(args.baseline) as before_tree:
+        before = run_json(before_tree, script, *child_args)
+        after = run_json(ROOT, script, *child_args)
+    print(f"{args.utterances} utterances; seconds for the rules (best of 3), {args.baseline} vs this checkout:")
+    for extra in ("0", str(args.extra_phrases)):
+        b, a = before[extra], after[extra]
+        same = "same events" if a["events"] == b["events"] else "EVENTS DIFFER"
+        print(f"  {a['phrases']:>5} forbidden phrases: before {b['seconds']:.2f} s, now {a['seconds']:.2f} s, "
+              f"{b['seconds'] / a['seconds']:.1f}x faster ({len(a['events'])} events, {same}); "
+              f"{args.utterances / a['seconds']:,.0f} utterances/s now")
+    extra = str(args.extra_phrases)
+    print(f"  cost of {args.extra_phrases} extra phrases: before {before[extra]['seconds'] / before['0']['seconds']:.1f}x, "
+          f"now {after[extra]['seconds'] / after['0']['seconds']:.1f}x the standard pack's")
+    print(f"  speed-up with the extra phrases: {before[extra]['seconds'] / after[extra]['seconds']:.1f}x (target >= 5)")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import count
@@ -217,6 +218,35 @@ def _align(needle: str, hay: str, cutoff: float) -> tuple[float, int, int] | Non
     return found if found[2] > found[1] and found[0] >= cutoff else None
 
 
+@dataclass(frozen=True)
+class PhraseSet:
+    """Many phrases indexed by token, so that a text is aligned only against the phrases that
+    could reach their threshold in it (`PhraseMatcher.find_all`): the cost of matching grows
+    with those candidates, not with the number of phrases.
+
+    The bound: a hit's score is 200 * matched / (phrase tokens + span), with matched <= span,
+    so it cannot exceed 200 * m / (n + m), where m is how many of the phrase's n tokens the
+    text holds (counted with repeats). A phrase whose bound is below its cutoff is skipped
+    without changing any result.
+    """
+
+    phrases: tuple[str, ...]
+    cutoffs: tuple[float, ...]
+    lengths: tuple[int, ...]  # tokens per phrase
+    postings: dict[str, tuple[tuple[int, int], ...]]  # token -> (phrase index, count in phrase)
+
+    def candidates(self, tokens: str) -> list[int]:
+        """Indices of the phrases that may reach their cutoff in `tokens`, in order."""
+        shared: dict[int, int] = {}
+        for token, have in Counter(tokens).items():
+            for index, need in self.postings.get(token, ()):
+                shared[index] = shared.get(index, 0) + min(have, need)
+        return sorted(
+            index for index, m in shared.items()
+            if 200.0 * m / (self.lengths[index] + m) >= self.cutoffs[index]
+        )
+
+
 def _hit(prepared: PreparedText, phrase: str, score: float, first: int, last: int) -> PhraseHit:
     start, end = prepared.span(first, last)
     return PhraseHit(phrase, score, start, end, prepared.text[start:end])
@@ -245,6 +275,32 @@ class PhraseMatcher:
             return None
         score, first, last = found
         return _hit(prepared, phrase, score, first, last)
+
+    def phrase_set(self, phrases: Sequence[tuple[str, float | None]]) -> PhraseSet:
+        """Index (phrase, threshold) pairs once for `find_all`."""
+        needles = [_phrase_tokens(phrase) for phrase, _ in phrases]
+        postings: dict[str, list[tuple[int, int]]] = {}
+        for index, needle in enumerate(needles):
+            for token, count in Counter(needle).items():
+                postings.setdefault(token, []).append((index, count))
+        return PhraseSet(
+            phrases=tuple(phrase for phrase, _ in phrases),
+            cutoffs=tuple(self._threshold(len(n), t) for n, (_, t) in zip(needles, phrases)),
+            lengths=tuple(map(len, needles)),
+            postings={token: tuple(entries) for token, entries in postings.items()},
+        )
+
+    def find_all(self, text: PreparedText | str, phrases: PhraseSet) -> list[tuple[int, PhraseHit]]:
+        """(index in the set, hit) for every phrase of the set found in `text`: the same hits
+        as `find` on each phrase, computed only for the candidates the index leaves."""
+        prepared = prepare(text) if isinstance(text, str) else text
+        found = []
+        for index in phrases.candidates(prepared.tokens):
+            phrase = phrases.phrases[index]
+            aligned = _align(_phrase_tokens(phrase), prepared.tokens, phrases.cutoffs[index])
+            if aligned is not None:
+                found.append((index, _hit(prepared, phrase, *aligned)))
+        return found
 
     def find_template(
         self, text: PreparedText | str, template: str, threshold: float | None = None

@@ -135,3 +135,34 @@ def test_best_of_nothing_is_none() -> None:
     matcher = PhraseMatcher()
     assert matcher.best("喂说话呀", []) is None
     assert matcher.best("好的没问题", ["我不知道", "你别激动"]) is None
+
+
+def test_phrase_set_finds_the_case_table_hits_as_find_does() -> None:
+    """The prefilter only skips phrases that cannot reach their cutoff: over the whole case
+    table (hits and near misses, set thresholds and defaults), every text gives the hits the
+    hand-written table says, with the scores and spans of `find`."""
+    matcher = PhraseMatcher()
+    plain = [c for c in CASES if not c.template]
+    phrases = matcher.phrase_set([(c.phrase, c.threshold) for c in plain])
+    for text in {c.text for c in plain}:
+        found = {index: hit for index, hit in matcher.find_all(text, phrases)}
+        for index, case in enumerate(plain):
+            assert found.get(index) == matcher.find(text, case.phrase, case.threshold)
+            if case.text == text:
+                assert (index in found) == case.hit, f"{text!r} vs {case.phrase!r} ({case.note})"
+
+
+def test_phrase_set_aligns_only_phrases_sharing_enough_syllables() -> None:
+    matcher = PhraseMatcher()
+    phrases = matcher.phrase_set([
+        ("这个不归我管", None),  # 6 syllables, default 80: needs 4 of them (200*4/10 = 80; 3 gives 66.7)
+        ("我不知道", None),  # 4 syllables: exact only, needs all 4
+        ("今天天气很好", 50.0),  # needs 2 (200*2/8 = 50)
+        ("飞机场", None),  # nothing in common with the text
+    ])
+    assert phrases.candidates(prepare("这个事我不知道").tokens) == [0, 1]  # zhe ge wo bu of phrase 0
+    assert phrases.candidates(prepare("这个事我不知").tokens) == [0]  # no dao: 我不知道 cannot be exact
+    assert phrases.candidates(prepare("这个事我").tokens) == []  # 3 of 6
+    assert phrases.candidates(prepare("今天下雨").tokens) == [2]
+    assert phrases.candidates(prepare("今").tokens) == []
+    assert phrases.candidates("") == []

@@ -18,6 +18,7 @@ class ForbiddenPhraseDetector(Detector):
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.from_partials: dict[str, dict[str, Event]] = {}  # utterance key -> phrase id -> flag
+        self.phrases = ctx.matcher.phrase_set([(p.phrase, p.threshold) for p in ctx.pack.forbidden])
 
     def on_heard(self, heard: HeardText) -> None:
         if heard.speaker != "agent":
@@ -55,11 +56,8 @@ class ForbiddenPhraseDetector(Detector):
         """Every forbidden phrase found, keeping one phrase per stretch of text: where hits
         overlap (「喂，说话呀！」 inside 「喂，说话呀！再不说话我就挂了啊！」) the best score wins,
         then the longer phrase."""
-        found = []
-        for phrase in self.ctx.pack.forbidden:
-            hit = self.ctx.matcher.find(heard.prepared, phrase.phrase, phrase.threshold)
-            if hit is not None:
-                found.append((phrase, hit))
+        forbidden = self.ctx.pack.forbidden
+        found = [(forbidden[index], hit) for index, hit in self.ctx.matcher.find_all(heard.prepared, self.phrases)]
         found.sort(key=lambda pair: (-pair[1].score, -len(pair[0].phrase)))
         kept: list[tuple[ForbiddenPhrase, PhraseHit]] = []
         for phrase, hit in found:
