@@ -37,10 +37,15 @@ def source_tree(rev: str) -> Iterator[Path]:
         yield Path(folder)
 
 
-def child_env(tree: Path) -> dict[str, str]:
-    """An environment whose `import callassist` finds the package in `tree`."""
+def child_env(tree: Path, pycache: Path | None = None) -> dict[str, str]:
+    """An environment whose `import callassist` finds the package in `tree`. With `pycache`,
+    compiled bytecode is kept there (as an installed package has it) even where the calling
+    environment says not to write any, and the checkouts themselves stay clean."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(tree), *filter(None, [env.get("PYTHONPATH")])])
+    if pycache is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(pycache)
     return env
 
 

@@ -163,8 +163,6 @@ class CallScorer:
 
         json_path, html_path = report_paths(self.options.out, job.name)
         fingerprint = call_fingerprint(job, self.rules)
-        if is_current(json_path, fingerprint):
-            return CallOutcome(job.name, json_path, skipped=True)
         needs_model = job.transcript is None and job.audio is not None and self.options.asr == "vosk"
         request = ReplayRequest(audio=job.audio, transcript=job.transcript)
         report = replay(request, self.settings, self.pack, self._model() if needs_model else None)
@@ -313,6 +311,25 @@ def run_on_ray(jobs: list[CallJob], options: BatchOptions, progress: Progress) -
         ray.shutdown()
 
 
+def already_current(jobs: list[CallJob], options: BatchOptions) -> list[CallOutcome]:
+    """The calls whose report on disk carries the fingerprint they would get now, checked here
+    before any worker starts."""
+    from callassist.settings import effective_pack, load_settings
+
+    settings = load_settings(options.config)
+    pack = effective_pack(settings, list(options.scripts))
+    rules = rules_digest(settings.to_json(), pack.sources, options)
+    current = []
+    for job in jobs:
+        json_path, _ = report_paths(options.out, job.name)
+        try:
+            if json_path.is_file() and is_current(json_path, call_fingerprint(job, rules)):
+                current.append(CallOutcome(job.name, json_path, skipped=True))
+        except OSError:
+            continue  # unreadable now: scored (and its problem reported) by a worker
+    return current
+
+
 @dataclass(frozen=True)
 class BatchResult:
     outcomes: list[CallOutcome]
@@ -329,10 +346,15 @@ def run_batch(paths: list[Path], options: BatchOptions, stream: Any = None) -> B
     remove_leftovers(options.out)
     jobs = with_metadata(find_calls(paths), options)
     progress = Progress(len(jobs), stream or sys.stderr)
-    outcomes: list[CallOutcome] = []
+    outcomes = already_current(jobs, options)
+    for outcome in outcomes:
+        progress.add(outcome)
+    skipped = {outcome.name for outcome in outcomes}
+    to_score = [job for job in jobs if job.name not in skipped]
     try:
-        runner = run_on_ray if options.cluster else run_local
-        outcomes = runner(jobs, options, progress)
+        if to_score:  # no workers are started (nor Vosk loaded) when everything is current
+            runner = run_on_ray if options.cluster else run_local
+            outcomes += runner(to_score, options, progress)
     finally:
         summary_html, summary_csv = write_summary(jobs, outcomes, options)
     return BatchResult(outcomes, summary_html, summary_csv)

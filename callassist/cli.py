@@ -1,28 +1,30 @@
-"""The `callassist` command line."""
+"""The `callassist` command line.
+
+Each command imports what it needs when it runs: `--help`, `scripts check` or an acoustic-only
+replay do not pay for loading the engine, Vosk or the pinyin dictionaries.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
-from importlib.resources import files
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from callassist import __version__
 from callassist.errors import CallassistError
-from callassist.reporting.report import summary_text, write_json_atomically
-from callassist.audio.recording import open_recording
-from callassist.modelcli import add_models_commands, run_models
-from callassist.recognition import open_speech_model
-from callassist.replay import ReplayRequest, replay, transcribe
-from callassist.transcript import read_transcript, write_transcript
-from callassist.scriptpack import ScriptPack, check_packs, load_pack
-from callassist.settings import Settings, effective_pack, load_settings
+from callassist.modelcli import add_models_commands
+
+if TYPE_CHECKING:
+    from callassist.replay import ReplayRequest
+    from callassist.scriptpack import ScriptPack
 
 
 def sample_call_dir() -> Path:
+    from importlib.resources import files
+
     return Path(str(files("callassist.samples")))
 
 
@@ -129,16 +131,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_replay(args: argparse.Namespace, request: ReplayRequest) -> int:
+    from callassist.audio.recording import open_recording
+    from callassist.replay import replay
+    from callassist.reporting.report import summary_text, write_json_atomically
+    from callassist.settings import effective_pack, load_settings
+
     if getattr(args, "report", None):
         check_writable_file(args.report, "--report")
     settings = load_settings(args.config)
     pack = effective_pack(settings, args.scripts)
     speech_model = None
     if request.audio is not None and request.transcript is None and getattr(args, "asr", "none") == "vosk":
+        from callassist.recognition import open_speech_model
+
         open_recording(request.audio)  # a bad file is reported before a model is looked for
         speech_model = open_speech_model(args.model, interactive=sys.stdin.isatty())
     on_screen = not args.headless and not getattr(args, "report", None) and sys.stdout.isatty()
     if request.audio is not None and on_screen:  # without a terminal (a pipe, CI): the summary
+        from callassist.transcript import read_transcript
         from callassist.ui.run import replay_app
 
         open_recording(request.audio)
@@ -160,6 +170,8 @@ def run_replay(args: argparse.Namespace, request: ReplayRequest) -> int:
 def run_live(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from callassist.settings import effective_pack, load_settings
+
     settings = load_settings(args.config)
     overrides = {
         key: value
@@ -171,7 +183,11 @@ def run_live(args: argparse.Namespace) -> int:
     }
     settings = replace(settings, live=replace(settings.live, **overrides))
     pack = effective_pack(settings, args.scripts)
-    speech_model = open_speech_model(args.model, interactive=sys.stdin.isatty()) if args.asr == "vosk" else None
+    speech_model = None
+    if args.asr == "vosk":
+        from callassist.recognition import open_speech_model
+
+        speech_model = open_speech_model(args.model, interactive=sys.stdin.isatty())
     from callassist.ui.run import live_app
 
     calls_dir = args.calls_dir or settings.base_dir / settings.live.calls_dir
@@ -200,6 +216,8 @@ def run_batch_command(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     from callassist.evaluation import format_table, labelled_calls, read_labels, score_call
+    from callassist.replay import ReplayRequest, replay
+    from callassist.settings import effective_pack, load_settings
 
     settings = load_settings(args.config)
     pack = effective_pack(settings, args.scripts)
@@ -233,6 +251,11 @@ def check_writable_file(path: Path, option: str, force: bool = True) -> None:
 
 
 def run_transcribe(args: argparse.Namespace) -> int:
+    from callassist.audio.recording import open_recording
+    from callassist.recognition import open_speech_model
+    from callassist.replay import ReplayRequest, transcribe
+    from callassist.transcript import write_transcript
+
     request = ReplayRequest(audio=args.audio, agent_channel=args.agent_channel, caller_channel=args.caller_channel)
     output = args.output or args.audio.with_suffix(".jsonl")
     check_writable_file(output, "--output", force=args.force)
@@ -245,6 +268,11 @@ def run_transcribe(args: argparse.Namespace) -> int:
 
 
 def run_scripts(args: argparse.Namespace) -> int:
+    import json
+
+    from callassist.scriptpack import check_packs
+    from callassist.settings import effective_pack, load_settings
+
     if args.scripts_command == "check":
         problems = check_packs(args.paths)
         for problem in problems:
@@ -333,6 +361,8 @@ def silence_stdout() -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    if args.command in ("replay", "demo"):
+        from callassist.replay import ReplayRequest
     if args.command == "replay":
         return run_replay(args, ReplayRequest(
             args.audio, args.transcript, args.duration, args.agent_channel, args.caller_channel
@@ -353,5 +383,7 @@ def run_command(args: argparse.Namespace) -> int:
     if args.command == "eval":
         return run_eval(args)
     if args.command == "models":
+        from callassist.modelcli import run_models
+
         return run_models(args)
     return run_scripts(args)

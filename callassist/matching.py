@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import count
 
-from pypinyin import Style, lazy_pinyin
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Indel
 
@@ -131,6 +130,10 @@ def _symbol(syllable: str) -> str:
 def _char_tokens(ch: str) -> str:
     """Tokens for one original character: usually one, none for punctuation and particles,
     several when NFKC expands it (㎏ -> kg)."""
+    # Imported on first use: pypinyin's dictionaries take 0.2 s and 40 MiB to load, which a
+    # call without recognised text (replay --asr none, --help) never needs.
+    from pypinyin import Style, lazy_pinyin
+
     out = []
     for c in unicodedata.normalize("NFKC", ch):
         if c in _PARTICLES:

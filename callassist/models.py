@@ -7,16 +7,13 @@ download`, or answering yes to `offer_download`).
 from __future__ import annotations
 
 import hashlib
-import http.client
 import os
 import re
 import shutil
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -391,6 +388,10 @@ def _fetch(
     url: str, out: IO[bytes], expected_size: int | None, progress: DownloadProgress | None, timeout: float
 ) -> tuple[int, str]:
     """Stream `url` into `out`; return the bytes received and their SHA-256."""
+    import http.client  # here, not at the top: the HTTP stack costs every command 30 ms to import
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(url, headers={"User-Agent": f"callassist/{__version__}"})
     digest = hashlib.sha256()
     received = 0

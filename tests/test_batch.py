@@ -53,6 +53,23 @@ def test_batch_scores_every_call_reports_the_corrupt_one_and_resumes(call_folder
     assert {p: p.stat().st_mtime_ns for p in reports(out)} == mtimes
 
 
+def test_rerun_with_everything_current_starts_no_worker(call_folder, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    calls = [call_folder / "dead_air_louder.wav", call_folder / "normal_louder.wav"]
+    options = BatchOptions(out=out, workers=2, asr="none")
+    assert not run_batch(calls, options).failures
+
+    def no_workers(*args):
+        raise AssertionError("workers were started for calls whose reports are current")
+
+    monkeypatch.setattr("callassist.batch.run_local", no_workers)
+    again = run_batch(calls, options)
+    assert [(o.name, o.skipped, o.error) for o in again.outcomes] == [
+        ("dead_air_louder", True, None), ("normal_louder", True, None)
+    ]
+    assert again.summary_csv.read_text(encoding="utf-8-sig").count("\n") == 3  # header + both calls
+
+
 def test_changed_rules_rescore(call_folder, tmp_path):
     out = tmp_path / "out"
     single = call_folder / "dead_air_louder.wav"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from callassist.detectors.base import Detector
 from callassist.events import Event
 from callassist.heard import HeardText
-from callassist.matching import PhraseHit
+from callassist.matching import PhraseHit, PhraseSet
 from callassist.scriptpack import ForbiddenPhrase
 
 
@@ -18,7 +18,7 @@ class ForbiddenPhraseDetector(Detector):
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.from_partials: dict[str, dict[str, Event]] = {}  # utterance key -> phrase id -> flag
-        self.phrases = ctx.matcher.phrase_set([(p.phrase, p.threshold) for p in ctx.pack.forbidden])
+        self._phrases: PhraseSet | None = None
 
     def on_heard(self, heard: HeardText) -> None:
         if heard.speaker != "agent":
@@ -35,6 +35,13 @@ class ForbiddenPhraseDetector(Detector):
             for phrase_id, event in flagged.items():
                 if phrase_id not in found:
                     self.ctx.withdraw(event)
+
+    @property
+    def phrases(self) -> PhraseSet:
+        """The pack's forbidden phrases, indexed on first use (no text, no pinyin to load)."""
+        if self._phrases is None:
+            self._phrases = self.ctx.matcher.phrase_set([(p.phrase, p.threshold) for p in self.ctx.pack.forbidden])
+        return self._phrases
 
     def _flag(self, heard: HeardText, phrase: ForbiddenPhrase, hit: PhraseHit) -> Event:
         start, end = heard.span_times(hit)
