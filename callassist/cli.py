@@ -310,7 +310,8 @@ def pack_to_text(pack: ScriptPack) -> str:
         lines.append(f"{s.id} [{s.kind}] {s.title}{where(s)}")
         for number, step in enumerate(s.steps, start=1):
             wait = f"  (then wait {step.wait:g} s)" if step.wait else ""
-            lines.append(f"  {number}. {pack.fill(step.say)}{wait}")
+            action = "  [hang up]" if step.action == "hang_up" else ""
+            lines.append(f"  {number}. {pack.fill(step.say)}{wait}{action}")
         if s.advice:
             lines.append(f"  advice: {s.advice}")
     lines += ["", "## forbidden"]

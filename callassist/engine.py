@@ -3,13 +3,20 @@
 Time only moves through the inputs: before an input at `t` is handled, every detector deadline
 up to `t` fires at its own instant, so a recording replays deterministically at any speed and a
 live call behaves the same as its replay.
+
+The engine owns the call phase (hold, a script winding the call down, the script that ended
+it). Detectors ask for phase changes; the engine applies them once all detectors have handled an
+input (or every deadline of one instant), and orders the events of one step by time and id, so
+the order of the detector list changes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from callassist.detectors import DETECTORS, CallState, Countdown, Detector, DetectorContext
+from callassist.detectors.base import Hold
 from callassist.events import Event
 from callassist.heard import HeardText
 from callassist.matching import PhraseMatcher
@@ -36,6 +43,7 @@ class Engine:
         matcher: PhraseMatcher | None = None,
         caller_audio: bool = True,
         has_text: bool = True,
+        detectors: Sequence[type[Detector]] = DETECTORS,
     ) -> None:
         self.pack = pack
         self.settings = settings
@@ -52,9 +60,13 @@ class Engine:
             emit=self._new.append,
             withdraw=self._withdraw,
             clear=self.cleared.append,
+            phase=self,
         )
+        self._hold_requests: list[tuple[float, bool]] = []  # (t, on hold), applied in order
+        self._ending_requests: list[tuple[str, bool]] = []  # (situation, winding down)
+        self._hang_ups: list[str] = []
         self.stats = CallStatistics(self.ctx)
-        self.detectors: list[Detector] = [cls(self.ctx) for cls in DETECTORS] + [self.stats]
+        self.detectors: list[Detector] = [cls(self.ctx) for cls in detectors] + [self.stats]
         self.finished = False
 
     def detector(self, cls: type[Detector]) -> Detector:
@@ -67,6 +79,7 @@ class Engine:
         self._advance(item.t)
         self.state.now = item.t
         self._dispatch(item)
+        self._apply_phase()
         return self._take()
 
     def feed_all(self, items: Iterable[EngineInput]) -> list[Event]:
@@ -87,23 +100,61 @@ class Engine:
         self.state.now = max(self.state.now, t)
         for detector in self.detectors:
             detector.on_call_end(self.state.now)
+        self._apply_phase()
         self.finished = True
         return self._take()
 
     def _advance(self, t: float) -> None:
+        """Fire every deadline up to `t`; all the deadlines of one instant fire together."""
         while True:
-            due = [(d.deadline(), i) for i, d in enumerate(self.detectors)]
-            due = [(when, i) for when, i in due if when is not None and when <= t]
+            due = [(d.deadline(), d) for d in self.detectors]
+            due = [(when, d) for when, d in due if when is not None and when <= t]
             if not due:
                 return
-            when, index = min(due)
+            when = min(when for when, _ in due)
             self.state.now = max(self.state.now, when)
-            self.detectors[index].on_deadline(when)
+            for at, detector in due:
+                if at == when:
+                    detector.on_deadline(when)
+            self._apply_phase()
+
+    # Phase requests (PhaseRequests): detectors ask, `_apply_phase` changes the phase.
+
+    def start_hold(self, t: float) -> None:
+        self._hold_requests.append((t, True))
+
+    def wind_down(self, situation: str) -> None:
+        self._ending_requests.append((situation, True))
+
+    def stop_winding_down(self, situation: str) -> None:
+        self._ending_requests.append((situation, False))
+
+    def hang_up(self, situation: str) -> None:
+        self._hang_ups.append(situation)
+
+    def _apply_phase(self) -> None:
+        phase = self.state.phase
+        for t, on_hold in self._hold_requests:
+            if on_hold and not phase.on_hold:
+                phase.holds.append(Hold(start=t))
+            elif not on_hold and phase.on_hold:
+                phase.holds[-1] = replace(phase.holds[-1], end=t)
+        ending = set(phase.ending)
+        for situation, winding_down in self._ending_requests:
+            (ending.add if winding_down else ending.discard)(situation)
+        phase.ending = frozenset(ending)
+        if self._hang_ups and phase.ended_by is None:
+            phase.ended_by = min(self._hang_ups)  # two scripts hanging up at one instant: by id
+        self._hold_requests.clear()
+        self._ending_requests.clear()
+        self._hang_ups.clear()
 
     def _dispatch(self, item: EngineInput) -> None:
         state = self.state
         match item:
             case SpeechStarted(t=t, speaker=speaker):
+                if speaker == "agent" and state.on_hold:
+                    self._hold_requests.append((t, False))  # the agent is back on the line
                 state.speaking[speaker] = True
                 state.speech_start[speaker] = t
                 if state.first_speech[speaker] is None:
@@ -124,9 +175,8 @@ class Engine:
             case LevelFrame():
                 for d in self.detectors:
                     d.on_level(item)
-            case HoldChanged():
-                for d in self.detectors:
-                    d.on_hold_changed(item)
+            case HoldChanged(t=t, on_hold=on_hold):
+                self._hold_requests.append((t, on_hold))
             case AudioMissing(t=t, missing=missing):
                 state.audio_missing = missing
                 if not missing:
@@ -151,7 +201,7 @@ class Engine:
         self.withdrawn.append(event)
 
     def _take(self) -> list[Event]:
-        new = self._new[:]
+        new = sorted(self._new, key=lambda e: (e.t, e.id))  # not in detector order
         self._new.clear()
         self.events.extend(new)
         return new

@@ -36,7 +36,6 @@ class TimingSettings:
     hold_check_back: float
     greeting_within: float
     episode_gap: float
-    hangup_step_wait: float
 
 
 @dataclass(frozen=True)

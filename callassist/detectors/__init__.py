@@ -1,5 +1,5 @@
-"""One small detector per situation. The order matters only for the hold detector, which
-runs first because the silence detectors read the hold state it keeps."""
+"""One small detector per situation. Their order does not matter: the engine owns the call
+phase they share and applies the changes they ask for after all of them have seen an input."""
 
 from callassist.detectors.angry_caller import AngryCallerDetector
 from callassist.detectors.base import CallState, Countdown, Detector, DetectorContext

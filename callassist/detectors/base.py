@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from callassist.events import Event, EventKind
 from callassist.heard import HeardText
 from callassist.matching import PhraseMatcher
-from callassist.scriptpack import ScriptPack
+from callassist.scriptpack import ScriptPack, Step
 from callassist.settings import Settings
 from callassist.inputs import (
     SPEAKERS,
-    HoldChanged,
     LevelFrame,
     ManualSituation,
     Speaker,
@@ -31,10 +31,45 @@ class Countdown:
     total: float
 
 
+@dataclass(frozen=True)
+class Hold:
+    """One hold of the call: from `start` until `end` (None while it lasts)."""
+
+    start: float
+    end: float | None = None
+
+
+@dataclass
+class CallPhase:
+    """Where the call stands: on hold, wound down by a script, ended by a script.
+
+    Only the engine changes it. Detectors ask for a change through their context; the engine
+    applies what was asked once every detector has handled the input (or the deadlines of one
+    instant), so every detector sees the same phase whatever order the detectors run in.
+    """
+
+    holds: list[Hold] = field(default_factory=list)
+    ending: frozenset[str] = frozenset()  # situations whose script is winding the call down
+    ended_by: str | None = None  # the situation whose script ended the call (hang up)
+
+    @property
+    def on_hold(self) -> bool:
+        return bool(self.holds) and self.holds[-1].end is None
+
+    @property
+    def hold_since(self) -> float | None:
+        return self.holds[-1].start if self.on_hold else None
+
+    @property
+    def hold_ended_at(self) -> float | None:
+        ended = [h.end for h in self.holds if h.end is not None]
+        return ended[-1] if ended else None
+
+
 @dataclass
 class CallState:
-    """Facts several detectors share. The engine updates speech facts before detectors see an
-    input; the hold detector (which runs first) owns the hold facts."""
+    """Facts every detector reads. The engine updates the speech facts before detectors see an
+    input and owns the call phase (`phase`); no detector writes here."""
 
     now: float = 0.0
     speaking: dict[Speaker, bool] = field(default_factory=lambda: {s: False for s in SPEAKERS})
@@ -42,34 +77,50 @@ class CallState:
     last_speech_end: dict[Speaker, float | None] = field(default_factory=lambda: {s: None for s in SPEAKERS})
     utterances: dict[Speaker, int] = field(default_factory=lambda: {s: 0 for s in SPEAKERS})
     first_speech: dict[Speaker, float | None] = field(default_factory=lambda: {s: None for s in SPEAKERS})
-    on_hold: bool = False
-    hold_since: float | None = None
-    hold_ended_at: float | None = None
+    phase: CallPhase = field(default_factory=CallPhase)
     audio_missing: bool = False  # a device delivers nothing (unplugged): silence proves nothing
     audio_back_at: float | None = None
-    ending: str | None = None  # a situation whose script is winding the call down (last line said)
-    ended_by: str | None = None  # the situation whose script ended the call (hang up)
     caller_audio: bool = True  # False when no caller channel is wired: caller-side checks are off
     has_text: bool = True  # False when nothing is recognised or transcribed: text checks are off
 
     @property
+    def on_hold(self) -> bool:
+        return self.phase.on_hold
+
+    @property
+    def ended_by(self) -> str | None:
+        return self.phase.ended_by
+
+    @property
     def silence_paused(self) -> bool:
         """Silence does not count now: on hold, or no audio arrives."""
-        return self.on_hold or self.audio_missing
+        return self.phase.on_hold or self.audio_missing
 
     @property
     def silence_counts_from(self) -> float:
         """Silence before this (a hold, missing audio) does not count."""
-        return max(self.hold_ended_at or 0.0, self.audio_back_at or 0.0)
+        return max(self.phase.hold_ended_at or 0.0, self.audio_back_at or 0.0)
 
     @property
     def winding_down(self) -> bool:
         """A script is ending the call: the silence checks no longer apply."""
-        return self.ending is not None or self.ended_by is not None
+        return bool(self.phase.ending) or self.phase.ended_by is not None
 
     @property
     def anyone_speaking(self) -> bool:
         return any(self.speaking.values())
+
+
+class PhaseRequests(Protocol):
+    """What a detector may ask of the engine about the call phase (applied after the input)."""
+
+    def start_hold(self, t: float) -> None: ...
+
+    def wind_down(self, situation: str) -> None: ...
+
+    def stop_winding_down(self, situation: str) -> None: ...
+
+    def hang_up(self, situation: str) -> None: ...
 
 
 @dataclass
@@ -81,6 +132,7 @@ class DetectorContext:
     emit: Callable[[Event], None]
     withdraw: Callable[[Event], None]
     clear: Callable[[str], None]  # a situation is over (its prompt can go)
+    phase: PhaseRequests
 
     def event(
         self,
@@ -114,6 +166,53 @@ class DetectorContext:
         return event
 
 
+class ScriptSteps:
+    """Where one situation stands in the approved steps the pack gives it.
+
+    The pack says how many steps there are, how long to wait after a step before the next one
+    follows on its own (`wait`; without one, the next step follows when the situation is
+    detected again) and which step hangs up. A situation the pack leaves out has no steps.
+    """
+
+    def __init__(self, pack: ScriptPack, situation_id: str) -> None:
+        situation = pack.situations.get(situation_id)
+        self.id = situation_id
+        self.steps: tuple[Step, ...] = situation.steps if situation else ()
+        self.reached = 0  # the last step raised; 0 before the first
+
+    @property
+    def started(self) -> bool:
+        return self.reached > 0
+
+    @property
+    def has_next(self) -> bool:
+        return self.reached < len(self.steps)
+
+    @property
+    def wait(self) -> float | None:
+        """Seconds after the step reached before the next follows on its own."""
+        if not self.started or not self.has_next:
+            return None
+        return self.steps[self.reached - 1].wait
+
+    @property
+    def hangs_up(self) -> bool:
+        """The step reached is the hang-up."""
+        return self.started and self.steps[self.reached - 1].action == "hang_up"
+
+    @property
+    def next_hangs_up(self) -> bool:
+        """The next step is the hang-up: the line just said is the farewell."""
+        return self.has_next and self.steps[self.reached].action == "hang_up"
+
+    def advance(self) -> int:
+        self.reached += 1
+        return self.reached
+
+    def reset(self) -> None:
+        self.reached = 0
+
+
 class Detector:
     """Base: every hook is optional. `deadline()` is the stream time at which the detector wants
     `on_deadline` called if no input arrives first; the engine asks after every input."""
@@ -130,8 +229,6 @@ class Detector:
     def on_heard(self, heard: HeardText) -> None: ...
 
     def on_level(self, item: LevelFrame) -> None: ...
-
-    def on_hold_changed(self, item: HoldChanged) -> None: ...
 
     def on_manual(self, item: ManualSituation) -> None: ...
 

@@ -1,14 +1,12 @@
 """Dialect (lexical part): dialect-only characters in the text, or unusually low recogniser
 confidence. The caller gets step 1, then step 2 if the dialect goes on after the agent has
-answered; the agent's own dialect is a violation (`agent_dialect`)."""
+answered (as many steps as the pack gives); the agent's own dialect is a violation (`agent_dialect`)."""
 
 from __future__ import annotations
 
-from callassist.detectors.base import Detector, Episodes
+from callassist.detectors.base import Detector, Episodes, ScriptSteps
 from callassist.heard import HeardText
 from callassist.inputs import Utterance
-
-LAST_STEP = 2
 
 
 class DialectDetector(Detector):
@@ -18,7 +16,7 @@ class DialectDetector(Detector):
             speaker: "".join(c.characters for c in ctx.pack.cues if c.situation == situation)
             for speaker, situation in (("caller", "dialect_caller"), ("agent", "agent_dialect"))
         }
-        self.caller_step = 0
+        self.caller_steps = ScriptSteps(ctx.pack, "dialect_caller")
         self.step_raised_at: float | None = None
         self.agent_replied = False
         self.caller_episodes = Episodes(self.settings.timings.episode_gap)
@@ -39,14 +37,15 @@ class DialectDetector(Detector):
         if not evidence:
             return
         if self.caller_episodes.cue(u.end):
-            self.caller_step = 0
-        if self.caller_step == 0 or (self.caller_step < LAST_STEP and self.agent_replied):
-            self.caller_step += 1
+            self.caller_steps.reset()
+        steps = self.caller_steps
+        if steps.has_next and (not steps.started or self.agent_replied):
+            step = steps.advance()
             self.step_raised_at = u.end
             self.agent_replied = False
             self.ctx.event(
                 "dialect_caller", "situation", u.end, u.start, u.end, "caller",
-                step=self.caller_step, detail=evidence,
+                step=step, detail=evidence,
             )
 
     def _evidence(self, u: Utterance, text: str, speaker: str) -> str | None:

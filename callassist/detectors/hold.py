@@ -1,14 +1,24 @@
 """Hold etiquette: a hold phrase starts a hold; `hold_too_long` past the check-back time;
 `missing_hold_return` when the agent resumes without thanks or apology.
 
-Runs first among detectors: the silence detectors read `state.on_hold`.
+The engine keeps the holds (the hold key, the agent speaking again); this detector asks it to
+start one when the agent says a hold phrase, and judges each hold.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from callassist.detectors.base import Countdown, Detector
 from callassist.heard import HeardText
-from callassist.inputs import HoldChanged, SpeechStarted
+
+
+@dataclass
+class HoldVerdict:
+    """How the agent handled one hold: None while not yet known."""
+
+    returned_with_thanks: bool | None = None
+    too_long: bool = False
 
 
 class HoldDetector(Detector):
@@ -16,54 +26,38 @@ class HoldDetector(Detector):
         super().__init__(ctx)
         self.start_phrases = [p for r in ctx.pack.required_for("hold_start") for p in r.phrases]
         self.return_phrases = [p for r in ctx.pack.required_for("hold_return") for p in r.phrases]
-        self.reported_too_long = False
-        self.awaiting_return_line = False
-        self.holds: list[dict] = []  # for the report's checklist
+        self.verdicts: list[HoldVerdict] = []  # one per hold of the call phase, in order
 
-    def _start(self, t: float) -> None:
-        self.state.on_hold = True
-        self.state.hold_since = t
-        self.reported_too_long = False
-        self.holds.append({"start": t, "end": None, "returned_with_thanks": None, "too_long": False})
-
-    def _end(self, t: float, expect_return_line: bool) -> None:
-        self.state.on_hold = False
-        self.state.hold_ended_at = t
-        self.holds[-1]["end"] = t
-        self.awaiting_return_line = expect_return_line
-
-    def on_hold_changed(self, item: HoldChanged) -> None:
-        if item.on_hold and not self.state.on_hold:
-            self._start(item.t)
-        elif not item.on_hold and self.state.on_hold:
-            self._end(item.t, expect_return_line=True)
-
-    def on_speech_started(self, item: SpeechStarted) -> None:
-        if item.speaker == "agent" and self.state.on_hold:
-            self._end(item.t, expect_return_line=True)
+    def _verdict(self, index: int) -> HoldVerdict:
+        while len(self.verdicts) <= index:
+            self.verdicts.append(HoldVerdict())
+        return self.verdicts[index]
 
     def on_heard(self, heard: HeardText) -> None:
         if heard.speaker != "agent" or not heard.final:
             return
-        if self.awaiting_return_line:
-            self.awaiting_return_line = False
-            returned = self.ctx.matcher.best(heard.prepared, self.return_phrases) is not None
-            self.holds[-1]["returned_with_thanks"] = returned
-            if not returned:
-                u = heard.utterance
-                self.ctx.event("missing_hold_return", "violation", u.end, u.start, u.end, "agent")
+        holds = self.state.phase.holds
+        if holds and holds[-1].end is not None:
+            verdict = self._verdict(len(holds) - 1)
+            if verdict.returned_with_thanks is None:  # the first line after the hold
+                returned = self.ctx.matcher.best(heard.prepared, self.return_phrases) is not None
+                verdict.returned_with_thanks = returned
+                if not returned:
+                    u = heard.utterance
+                    self.ctx.event("missing_hold_return", "violation", u.end, u.start, u.end, "agent")
         if not self.state.on_hold and self.ctx.matcher.best(heard.prepared, self.start_phrases):
-            self._start(heard.utterance.end)
+            self.ctx.phase.start_hold(heard.utterance.end)
 
     def deadline(self) -> float | None:
-        if self.state.on_hold and not self.reported_too_long and self.state.hold_since is not None:
-            return self.state.hold_since + self.settings.timings.hold_check_back
-        return None
+        since = self.state.phase.hold_since
+        if since is None or self._verdict(len(self.state.phase.holds) - 1).too_long:
+            return None
+        return since + self.settings.timings.hold_check_back
 
     def on_deadline(self, t: float) -> None:
-        self.reported_too_long = True
-        self.holds[-1]["too_long"] = True
-        self.ctx.event("hold_too_long", "violation", t, self.state.hold_since or t, t, "agent")
+        self._verdict(len(self.state.phase.holds) - 1).too_long = True
+        since = self.state.phase.hold_since
+        self.ctx.event("hold_too_long", "violation", t, since if since is not None else t, t, "agent")
 
     def countdown(self, now: float) -> Countdown | None:
         due = self.deadline()

@@ -1,40 +1,42 @@
-"""Silent caller: after the agent speaks, no voice on the line for 5 s per step (standard).
+"""Silent caller: after the agent speaks, no voice on the line (standard: 5 s per step).
 
-Step 1 comes 5 s after the agent stops; each further step 5 s after the agent's next utterance,
-or after the previous step when the agent says nothing. Step 3 is hanging up, which ends the
-call through the script. Any caller speech resets it.
+Step 1 comes `timings.silent_step` of silence after the agent stops. Each further step follows
+the pack's `wait` of the step before it, counted from that step or from the end of the agent's
+next utterance, whichever is later (without a `wait`, another `silent_step` of silence). The
+pack's hang-up step ends the call through the script. Any caller speech resets it.
 """
 
 from __future__ import annotations
 
-from callassist.detectors.base import Countdown, Detector
+from callassist.detectors.base import Countdown, Detector, ScriptSteps
 from callassist.inputs import SpeechEnded, SpeechStarted
-
-LAST_STEP = 3
 
 
 class SilentCallerDetector(Detector):
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.step = 0
+        self.steps = ScriptSteps(ctx.pack, "silent_caller")
         self.anchor: float | None = None  # silence is counted from here
 
     def on_speech_started(self, item: SpeechStarted) -> None:
         if item.speaker == "caller":
-            if self.step:
+            if self.steps.started:
                 self.ctx.clear("silent_caller")
-            self.step = 0
+            self.steps.reset()
             self.anchor = None
 
     def on_speech_ended(self, item: SpeechEnded) -> None:
-        if item.speaker == "agent" and not self.state.speaking["caller"] and self.step < LAST_STEP:
+        if item.speaker == "agent" and not self.state.speaking["caller"] and self.steps.has_next:
             self.anchor = item.t
+
+    def _silence_needed(self) -> float:
+        return self.steps.wait or self.settings.timings.silent_step
 
     def deadline(self) -> float | None:
         state = self.state
         if (
             self.anchor is None
-            or self.step >= LAST_STEP
+            or not self.steps.has_next
             or not state.caller_audio
             or state.silence_paused
             or state.anyone_speaking
@@ -42,19 +44,19 @@ class SilentCallerDetector(Detector):
         ):
             return None
         anchor = max(self.anchor, state.silence_counts_from)
-        return anchor + self.settings.timings.silent_step
+        return anchor + self._silence_needed()
 
     def on_deadline(self, t: float) -> None:
-        self.step += 1
-        start = t - self.settings.timings.silent_step
-        self.ctx.event("silent_caller", "situation", t, start, t, "caller", step=self.step)
+        start = t - self._silence_needed()
+        step = self.steps.advance()
+        self.ctx.event("silent_caller", "situation", t, start, t, "caller", step=step)
         self.anchor = t
-        if self.step == LAST_STEP:
-            self.state.ended_by = "silent_caller"
+        if self.steps.hangs_up:
+            self.ctx.phase.hang_up("silent_caller")
 
     def countdown(self, now: float) -> Countdown | None:
         due = self.deadline()
         if due is None:
             return None
-        total = self.settings.timings.silent_step
-        return Countdown("silent_caller", self.step + 1, max(0.0, total - (due - now)), total)
+        total = self._silence_needed()
+        return Countdown("silent_caller", self.steps.reached + 1, max(0.0, total - (due - now)), total)

@@ -12,7 +12,7 @@ from typing import Any
 from callassist import __version__
 from callassist.detectors.closing import ClosingDetector
 from callassist.detectors.greeting import GreetingDetector
-from callassist.detectors.hold import HoldDetector
+from callassist.detectors.hold import HoldDetector, HoldVerdict
 from callassist.engine import Engine
 from callassist.events import Event
 from callassist.inputs import Utterance
@@ -53,9 +53,15 @@ def checklist(engine: Engine) -> dict[str, Any]:
     waived_by = engine.state.ended_by
     judged = engine.state.has_text  # greeting and closing are judged on what was said
     closing_ids = [r.id for r in engine.pack.required_for("closing")]
-    holds = [
-        {k: (round(v, 2) if isinstance(v, float) else v) for k, v in h.items()} for h in hold.holds
-    ]
+    holds = []
+    for index, held in enumerate(engine.state.phase.holds):
+        verdict = hold.verdicts[index] if index < len(hold.verdicts) else HoldVerdict()
+        holds.append({
+            "start": round(held.start, 2),
+            "end": round(held.end, 2) if held.end is not None else None,
+            "returned_with_thanks": verdict.returned_with_thanks,
+            "too_long": verdict.too_long,
+        })
     return {
         "greeting": {"ok": bool(greeting.greeted) if judged else None, "t": greeting.greeted_at},
         "closing": {
@@ -64,7 +70,7 @@ def checklist(engine: Engine) -> dict[str, Any]:
             "waived_by": waived_by,
         },
         "hold": {
-            "ok": all(h["returned_with_thanks"] is not False and not h["too_long"] for h in hold.holds),
+            "ok": all(h["returned_with_thanks"] is not False and not h["too_long"] for h in holds),
             "holds": holds,
         },
     }
