@@ -216,6 +216,7 @@ def run_batch_command(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     from callassist.evaluation import format_table, labelled_calls, read_labels, score_call
+    from callassist.events import Event
     from callassist.replay import ReplayRequest, replay
     from callassist.settings import effective_pack, load_settings
 
@@ -226,7 +227,8 @@ def run_eval(args: argparse.Namespace) -> int:
     for labels_path, audio, transcript in calls:
         labels = read_labels(labels_path)
         report = replay(ReplayRequest(audio=audio, transcript=transcript, duration=labels.duration), settings, pack)
-        for event_id, score in score_call(report["events"], labels).items():
+        events = [Event(**e) for e in report["events"]]
+        for event_id, score in score_call(events, labels).items():
             per_id.setdefault(event_id, type(score)()).add(score)
     print(format_table(per_id, len(calls)))
     return 0

@@ -1,22 +1,25 @@
 """Rule evaluation on labelled calls: precision, recall and timing error per event id.
 
 A labelled call is CALL.wav and/or CALL.jsonl with CALL.labels.json:
-`{"expect": [{"id": ..., "t": ..., "lo": ..., "hi": ..., "step": ..., "speaker": ...}], "optional": [ids]}`
+`{"expect": [{"id": ..., "t": ..., "lo": ..., "hi": ..., "step": ..., "speaker": ..., "phrase_id": ...}], "optional": [ids]}`
 (and, for a transcript with no recording, optionally `"duration"`: where the call ended).
-An expected event is found when an event of that id (and step and speaker, where the label gives
-them) was raised with `t` in [lo, hi] (default: t ± 1 s). Events of an `optional` id neither
-count against the rules nor are required; other events that match no label are false alarms.
+An expected event is found when an event of that id (and step, speaker and phrase id, where the
+label gives them) was raised with `t` in [lo, hi] (default: t ± 1 s); `match_events` is that one
+rule, used by `callassist eval` and by the tests alike. Events of an `optional` id neither count
+against the rules nor are required; other events that match no label are false alarms.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import mean
 
 from callassist.errors import InputFileError
+from callassist.events import Event
 
 DEFAULT_TOLERANCE = 1.0
 
@@ -29,14 +32,41 @@ class Label:
     hi: float
     step: int | None = None
     speaker: str | None = None
+    phrase_id: str | None = None
 
-    def matches(self, event: dict) -> bool:
+    def matches(self, event: Event) -> bool:
         return (
-            event["id"] == self.id
-            and self.lo <= event["t"] <= self.hi
-            and (self.step is None or event.get("step") == self.step)
-            and (self.speaker is None or event.get("speaker") == self.speaker)
+            event.id == self.id
+            and self.lo <= event.t <= self.hi
+            and (self.step is None or event.step == self.step)
+            and (self.speaker is None or event.speaker == self.speaker)
+            and (self.phrase_id is None or event.phrase_id == self.phrase_id)
         )
+
+
+@dataclass(frozen=True)
+class EventMatch:
+    """Expected events paired with raised ones, and what is left on either side."""
+
+    found: tuple[tuple[Label, Event], ...]
+    missed: tuple[Label, ...]
+    unexpected: tuple[Event, ...]
+
+
+def match_events(events: Sequence[Event], expected: Sequence[Label]) -> EventMatch:
+    """Pair each expected event, in time order, with the raised event it matches that is
+    nearest its `t` and not yet taken; each raised event pairs with at most one label."""
+    remaining = list(events)
+    found, missed = [], []
+    for label in sorted(expected, key=lambda l: l.t):
+        candidates = [e for e in remaining if label.matches(e)]
+        if not candidates:
+            missed.append(label)
+            continue
+        hit = min(candidates, key=lambda e: abs(e.t - label.t))
+        remaining.remove(hit)
+        found.append((label, hit))
+    return EventMatch(tuple(found), tuple(missed), tuple(remaining))
 
 
 @dataclass(frozen=True)
@@ -86,7 +116,7 @@ def read_labels(path: Path) -> CallLabels:
             labels.append(Label(
                 id=str(item["id"]), t=t,
                 lo=float(item.get("lo", t - DEFAULT_TOLERANCE)), hi=float(item.get("hi", t + DEFAULT_TOLERANCE)),
-                step=item.get("step"), speaker=item.get("speaker"),
+                step=item.get("step"), speaker=item.get("speaker"), phrase_id=item.get("phrase_id"),
             ))
         except (KeyError, TypeError, ValueError):
             raise InputFileError.at(path, f"expect[{index}] needs at least id and t (seconds)") from None
@@ -94,20 +124,17 @@ def read_labels(path: Path) -> CallLabels:
     return CallLabels(tuple(labels), frozenset(data.get("optional", [])), float(duration) if duration else None)
 
 
-def score_call(events: list[dict], labels: CallLabels) -> dict[str, IdScore]:
+def score_call(events: Sequence[Event], labels: CallLabels) -> dict[str, IdScore]:
     scores: dict[str, IdScore] = defaultdict(IdScore)
-    remaining = list(events)
-    for label in labels.expect:
-        hit = next((e for e in remaining if label.matches(e)), None)
-        if hit is None:
-            scores[label.id].missed += 1
-        else:
-            remaining.remove(hit)
-            scores[label.id].found += 1
-            scores[label.id].timing_errors.append(abs(hit["t"] - label.t))
-    for event in remaining:
-        if event["id"] not in labels.optional:
-            scores[event["id"]].false_alarms += 1
+    result = match_events(events, labels.expect)
+    for label, hit in result.found:
+        scores[label.id].found += 1
+        scores[label.id].timing_errors.append(abs(hit.t - label.t))
+    for label in result.missed:
+        scores[label.id].missed += 1
+    for event in result.unexpected:
+        if event.id not in labels.optional:
+            scores[event.id].false_alarms += 1
     return scores
 
 

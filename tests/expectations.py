@@ -1,22 +1,23 @@
-"""Comparing a report's events with a fixture's expected events."""
+"""Comparing a report's events with a fixture's expected events, by the one matching rule
+`callassist eval` uses (callassist.evaluation.match_events)."""
 
 from __future__ import annotations
+
+from callassist.evaluation import Label, match_events as match
+from callassist.events import Event
 
 
 def match_events(actual: list[dict], expected: list[dict], tolerance: float = 1.0) -> list[str]:
     """Pair every expected event with one actual event (same id, step, speaker and phrase id
     where given, `t` within tolerance). Returns what is unmatched on either side."""
-    remaining = list(actual)
-    problems = []
-    for want in expected:
-        for got in remaining:
-            same = all(
-                got.get(key) == want[key] for key in ("id", "step", "speaker", "phrase_id") if key in want
-            )
-            if same and abs(got["t"] - want["t"]) <= tolerance:
-                remaining.remove(got)
-                break
-        else:
-            problems.append(f"missing {want}")
-    problems += [f"unexpected {got['id']} at {got['t']} ({got.get('detail') or got.get('heard')})" for got in remaining]
+    labels = [
+        Label(
+            id=want["id"], t=want["t"], lo=want["t"] - tolerance, hi=want["t"] + tolerance,
+            step=want.get("step"), speaker=want.get("speaker"), phrase_id=want.get("phrase_id"),
+        )
+        for want in expected
+    ]
+    result = match([Event(**got) for got in actual], labels)
+    problems = [f"missing {label}" for label in result.missed]
+    problems += [f"unexpected {got.id} at {got.t} ({got.detail or got.heard})" for got in result.unexpected]
     return problems
