@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import html
+import io
+from bisect import bisect_left, bisect_right
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,6 +21,8 @@ from statistics import mean
 from string import Template
 from typing import Any
 from urllib.parse import quote
+
+from callassist.reporting.report import write_text_atomically
 
 SPEAKER_LABELS = {"agent": "坐席", "caller": "客户"}
 KIND_LABELS = {"violation": "违规", "situation": "情况", "hint": "提示"}
@@ -304,7 +308,8 @@ LANES_BOTTOM = LANE_Y["caller"] + LANE_HEIGHT
 AXIS_Y = LANES_BOTTOM + 8
 SVG_HEIGHT = AXIS_Y + 24
 MARKER_GAP = 10  # markers closer than this (in SVG units) go to the next row
-PIXELS_PER_SECOND = 2.0  # a long call's timeline is this wide, unscaled, and scrolls sideways
+PIXELS_PER_SECOND = 2.0  # a long call's timeline is this wide, unscaled, and scrolls sideways ...
+MAX_SVG_WIDTH = 24_000.0  # ... up to this width (a 3 h 20 min call); longer calls are drawn denser
 
 
 @dataclass(frozen=True)
@@ -326,19 +331,41 @@ class TimeScale:
         return max(self.x(end) - self.x(start), 1.0)
 
 
+MAX_TICKS = 120  # labels on the time axis, however long the call
+
+
 def tick_step(duration: float) -> int:
+    """Seconds between axis labels: 5 s for a short call, whole minutes (then hours) for a long
+    one, never more than MAX_TICKS labels."""
     for limit, step in ((40, 5), (150, 10), (600, 30)):
         if duration <= limit:
             return step
-    return 60
+    minutes = -(-duration // (60 * MAX_TICKS))  # ceiling
+    for nice in (1, 2, 5, 10, 15, 30, 60):
+        if nice >= minutes:
+            return 60 * nice
+    return 3600 * int(-(-minutes // 60))
 
 
 def speech_overlaps(utterances: Sequence[Mapping[str, Any]]) -> list[tuple[float, float]]:
     """Where an agent utterance and a caller utterance intersect."""
-    agent = [u for u in utterances if u["speaker"] == "agent"]
-    caller = [u for u in utterances if u["speaker"] == "caller"]
-    spans = [(max(a["start"], c["start"]), min(a["end"], c["end"])) for a in agent for c in caller]
-    return sorted((s, e) for s, e in spans if e > s)
+    # A sweep over start and end points: linear in the utterances plus the overlaps found
+    # (pairing every agent utterance with every caller one is quadratic: minutes for long calls).
+    points = []
+    for index, u in enumerate(utterances):
+        if u["speaker"] in ("agent", "caller") and u["end"] > u["start"]:
+            points += [(u["start"], 1, index), (u["end"], 0, index)]  # at one instant, ends first
+    speaking: dict[str, dict[int, Mapping[str, Any]]] = {"agent": {}, "caller": {}}
+    spans = []
+    for _, is_start, index in sorted(points):
+        u = utterances[index]
+        if not is_start:
+            speaking[u["speaker"]].pop(index, None)
+            continue
+        other = "caller" if u["speaker"] == "agent" else "agent"
+        spans += [(u["start"], min(u["end"], o["end"])) for o in speaking[other].values()]
+        speaking[u["speaker"]][index] = u
+    return sorted(spans)
 
 
 def svg_lanes(scale: TimeScale) -> list[str]:
@@ -441,7 +468,7 @@ def svg_axis(scale: TimeScale) -> list[str]:
 def timeline_svg(report: Mapping[str, Any]) -> str:
     duration = max(report["call"]["duration"], 1.0)
     long_call = duration * PIXELS_PER_SECOND > SVG_WIDTH
-    scale = TimeScale(duration, duration * PIXELS_PER_SECOND if long_call else SVG_WIDTH)
+    scale = TimeScale(duration, min(duration * PIXELS_PER_SECOND, MAX_SVG_WIDTH) if long_call else SVG_WIDTH)
     utterances = report["utterances"]
     parts = [
         *svg_lanes(scale),
@@ -563,7 +590,16 @@ def transcript_section(report: Mapping[str, Any]) -> str:
     utterances, events = report["utterances"], report["events"]
     if not utterances:
         return section("transcript", "通话文字", f'<p class="muted">{esc(NO_TEXT_NOTE)}</p>')
-    timed = [(u["start"], 0, utterance_row(u, events)) for u in utterances]
+    # Each utterance is given only the forbidden-phrase events near it (found by bisection):
+    # linear in utterances and events, however long the call.
+    forbidden = sorted((e for e in events if e["id"] == "forbidden_phrase" and e.get("heard")), key=lambda e: e["t"])
+    times = [e["t"] for e in forbidden]
+    timed = [
+        (u["start"], 0, utterance_row(u, forbidden[
+            bisect_left(times, u["start"] - HIGHLIGHT_MARGIN) : bisect_right(times, u["end"] + HIGHLIGHT_MARGIN)
+        ]))
+        for u in utterances
+    ]
     timed += [(e["t"], 1, event_row(e)) for e in events]
     rows = [row for _, _, row in sorted(timed, key=lambda item: item[:2])]
     headers = ["时间", "说话人", "内容", "音量 / 信噪比"]
@@ -896,11 +932,22 @@ def csv_record(row: CallRow, event_ids: Sequence[str]) -> list[str | int | float
     ]
 
 
+# A cell starting with one of these is read by spreadsheets as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutral_cell(value: str | int | float) -> str | int | float:
+    """A text cell that a spreadsheet shows as text: a leading apostrophe before a formula start."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 def write_batch_csv(path: Path | str, rows: Sequence[CallRow], event_ids: Sequence[str]) -> None:
     """One line per call: the CSV_COLUMNS, then `count_<id>` for each of `event_ids` (events of
-    other ids are not counted). Written as UTF-8 with a byte-order mark so that Excel opens the
-    Chinese text correctly; empty cells for unknown agent, start and due time."""
-    with open(path, "w", encoding="utf-8-sig", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow([*CSV_COLUMNS, *(f"count_{event_id}" for event_id in event_ids)])
-        writer.writerows(csv_record(row, event_ids) for row in rows)
+    other ids are not counted). Written atomically, as UTF-8 with a byte-order mark so that
+    Excel opens the Chinese text correctly; empty cells for unknown agent, start and due time;
+    text cells that would start a formula are neutralised (`neutral_cell`)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([*CSV_COLUMNS, *(f"count_{event_id}" for event_id in event_ids)])
+    writer.writerows([neutral_cell(cell) for cell in csv_record(row, event_ids)] for row in rows)
+    write_text_atomically(Path(path), "\ufeff" + out.getvalue())

@@ -2,11 +2,19 @@
 
 Speech recognition writes digits as ASCII, full-width or Chinese numerals, often mixed
 (「138零零13八000」) and with spaces between recognised words (「一三八 零零一三 八零零零」). Numbers
-are looked for in *digit runs*: maximal sequences of digit characters that only spaces and
-hyphens may separate. Any other character ends a run, so quantities written with units
+are looked for in *digit runs*: maximal sequences of digit characters that only separators may
+separate: spaces (also no-break), hyphens and dashes, 杠, commas, full stops, slashes,
+underscores, and the fillers a caller says while reading a number out (嗯, 呃, 啊, 额). Any
+other character ends a run, so quantities written with units
 (「八十六元」, 「一百二十块」), times (「三点半」) and dates (「二零二四年三月」) never form runs long
 enough to be read as personal numbers. A run is read as the numbers that best explain it
 (`_best_reading`): whole numbers matching a pattern, service numbers, and stray digits.
+
+A caller pausing between digit groups is split by the recogniser into several utterances
+(「我的号码是138」「1234」「5678」), so a report is masked on each speaker's whole stream of
+utterances, joined in time order (`mask_report`); every other text of the report (what events
+heard, paths, the call's name) is then masked both on its own and for any stretch of the digits
+already found to be a personal number.
 
 Masking keeps the text's length character for character (the engine maps characters to word
 timings): every digit character of a personal number except its last four becomes `*`, and
@@ -58,7 +66,12 @@ _DIGIT_VALUES = {
     "洞": "0",
     **dict.fromkeys("XxＸｘ叉", "X"),
 }
-_SEPARATORS = " \t\u3000-\u2010\u2011\u2012\u2013\u2014\uff0d"
+_SEPARATORS = (
+    " \t\u00a0\u2007\u202f\u3000"  # spaces, no-break ones included
+    "-\u2010\u2011\u2012\u2013\u2014\uff0d杠"  # hyphens, dashes, 杠 (how a dash is read out)
+    ",，.．。、/／\\_·"  # commas, full stops, slashes, underscores (file names), middle dots
+    "嗯呃啊额"  # fillers between digit groups
+)
 _DIGIT_CLASS = "[" + re.escape("".join(_DIGIT_VALUES)) + "]"
 _RUN = re.compile(f"{_DIGIT_CLASS}(?:[{re.escape(_SEPARATORS)}]*{_DIGIT_CLASS})*")
 
@@ -137,29 +150,85 @@ def mask_text(text: str) -> MaskResult:
     return MaskResult("".join(characters), tuple(spans))
 
 
+# Report fields never masked: they hold no personal text, and the fingerprint must stay as it is.
+_UNMASKED_FIELDS = frozenset({"schema", "generator", "fingerprint", "id", "kind", "speaker"})
+_STREAM_JOINER = " "  # between one speaker's utterances: a separator, so runs continue across them
+
+
 def mask_report(report: dict[str, Any]) -> dict[str, Any]:
-    """A masked copy of a `callassist.report/1` report: utterance texts and words, and what
-    events heard. Words keep their lengths (and so their timings) and stay consistent with each
-    other: they are masked joined, then split back. The input is not changed."""
+    """A masked copy of a `callassist.report/1` report. Utterance texts and words are masked per
+    speaker over the whole call (a number split across utterances is found whole); words keep
+    their lengths (and so their timings). Every other string of the report (what events heard,
+    paths, the call's name) is masked too. The input is not changed."""
     masked = copy.deepcopy(report)
-    for utterance in masked["utterances"]:
-        utterance["text"] = mask_text(utterance["text"]).text
-        if utterance.get("words"):
-            _mask_words(utterance["words"])
-    for event in masked["events"]:
-        if "heard" in event:
-            event["heard"] = mask_text(event["heard"]).text
+    secrets: set[str] = set()
+    for speaker in sorted({u["speaker"] for u in masked["utterances"]}):
+        spoken = [u for u in masked["utterances"] if u["speaker"] == speaker]
+        for utterance, text in zip(spoken, mask_stream([u["text"] for u in spoken], secrets)):
+            utterance["text"] = text
+        worded = [u for u in spoken if u.get("words")]
+        joined_words = mask_stream(["".join(w["word"] for w in u["words"]) for u in worded], secrets)
+        for utterance, text in zip(worded, joined_words):
+            offset = 0
+            for word in utterance["words"]:
+                length = len(word["word"])
+                word["word"] = text[offset : offset + length]
+                offset += length
+    for key, value in masked.items():
+        if key != "utterances":
+            masked[key] = _mask_strings(value, secrets)
     masked["call"]["masked"] = list(MASKED_KINDS)
     return masked
 
 
-def _mask_words(words: Sequence[dict[str, Any]]) -> None:
-    masked = mask_text("".join(word["word"] for word in words)).text
-    offset = 0
-    for word in words:
-        length = len(word["word"])
-        word["word"] = masked[offset : offset + length]
-        offset += length
+def mask_stream(pieces: Sequence[str], secrets: set[str] | None = None) -> list[str]:
+    """Mask consecutive pieces of one speaker's text as one text, so that a number split
+    across pieces is found; each piece keeps its length. The digits of every number masked are
+    added to `secrets`."""
+    joined = _STREAM_JOINER.join(pieces)
+    result = mask_text(joined)
+    if secrets is not None:
+        secrets.update(_digits(joined[span.start : span.end]) for span in result.spans)
+    out, offset = [], 0
+    for piece in pieces:
+        out.append(result.text[offset : offset + len(piece)])
+        offset += len(piece) + len(_STREAM_JOINER)
+    return out
+
+
+def mask_free_text(text: str, secrets: Sequence[str] | set[str] = ()) -> str:
+    """Mask `text` on its own (`mask_text`), and any run in it holding 5 or more digits of a
+    number already masked elsewhere (`secrets`, digit strings): a fragment of a number that on
+    its own would not read as one (what an event heard of a number split across utterances)."""
+    masked = list(mask_text(text).text)
+    for run in _RUN.finditer(text):
+        positions = [i for i in range(run.start(), run.end()) if text[i] in _DIGIT_VALUES]
+        digits = "".join(_DIGIT_VALUES[text[i]] for i in positions)
+        if len(digits) > KEPT_DIGITS and any(_shares_digits(digits, secret) for secret in secrets):
+            for index in positions[:-KEPT_DIGITS]:
+                masked[index] = MASK
+    return "".join(masked)
+
+
+def _shares_digits(digits: str, secret: str) -> bool:
+    """`digits` is a piece of `secret` (5 digits or more), or holds 7 of its digits in a row."""
+    if len(digits) >= 5 and digits in secret:
+        return True
+    return any(secret[i : i + 7] in digits for i in range(len(secret) - 6))
+
+
+def _digits(text: str) -> str:
+    return "".join(_DIGIT_VALUES[c] for c in text if c in _DIGIT_VALUES)
+
+
+def _mask_strings(value: Any, secrets: set[str]) -> Any:
+    if isinstance(value, str):
+        return mask_free_text(value, secrets)
+    if isinstance(value, list):
+        return [_mask_strings(item, secrets) for item in value]
+    if isinstance(value, dict):
+        return {k: v if k in _UNMASKED_FIELDS else _mask_strings(v, secrets) for k, v in value.items()}
+    return value
 
 
 def _numbers_in_run(text: str, run: re.Match[str], digits: str) -> tuple[_Number, ...]:
@@ -211,8 +280,11 @@ def _read(digits: str) -> _Reading | None:
 
 
 def _is_local_number(text: str, run: re.Match[str], digits: str) -> bool:
-    """A local phone number without area code: the whole run, not a date, not a quantity."""
+    """A local phone number without area code: the whole run, not a date, not a quantity (nor a
+    decimal fraction: one full stop in the run)."""
     if not _LOCAL.fullmatch(digits) or (len(digits) == 8 and _is_date(digits)):
+        return False
+    if run.group().count(".") == 1 and not any(c in _SEPARATORS and c != "." for c in run.group()):
         return False
     before = _nearest_character(text, run.start() - 1, step=-1)
     after = _nearest_character(text, run.end(), step=1)
