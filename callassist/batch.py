@@ -3,22 +3,33 @@
 Every call's report is written atomically (temporary file, then rename), HTML first and JSON
 last, so a JSON report on disk is always complete and marks the call as done. A re-run skips a
 call whose JSON report carries the same fingerprint: the same audio and transcript bytes, the
-same script pack, the same settings and the same callassist version.
+same name, agent and start time, the same script pack, the same settings and the same
+callassist version.
+
+Nothing is lost silently: every recording and transcript found is scored or listed as failed
+with its reason (a broken link, a call over its time limit, a worker that died); every output
+name is derived from the input's relative path and unique (case-insensitively, and after
+masking); bad options and metadata are refused before any call is scored.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import multiprocessing
+import multiprocessing.connection
 import os
 import re
+import shutil
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,17 +38,35 @@ from callassist import __version__
 from callassist.errors import CallassistError, InputFileError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+TRANSCRIPT_SUFFIX = ".jsonl"
+METADATA_COLUMNS = ("call", "agent", "started")
+LOCK_NAME = ".callassist.lock"
+MIN_FREE_BYTES = 50_000_000  # less free space than this in --out is refused before any work
 
 
 @dataclass(frozen=True)
 class CallJob:
-    """One call to score: a recording, its transcript, or both; `name` is unique in the batch."""
+    """One call to score: a recording, its transcript, or both.
+
+    `name` is the input's path relative to the folder given (without its suffix, unless two
+    recordings share it), unique in the batch; `output` is the name its reports get (masked
+    with --mask, unique case-insensitively). A job with a `problem` is listed as failed."""
 
     name: str
     audio: Path | None
     transcript: Path | None
     agent: str | None = None
     started: str | None = None  # ISO datetime, when the call metadata says
+    output: str = ""  # defaults to `name`
+    problem: str | None = None
+
+    @property
+    def source(self) -> str:
+        return str(self.audio or self.transcript or self.name)
+
+    @property
+    def report_name(self) -> str:
+        return self.output or self.name
 
 
 @dataclass(frozen=True)
@@ -52,37 +81,240 @@ class BatchOptions:
     agent_pattern: str | None = None  # regex on the call name with a group named `agent` (and `started`)
     metadata: Path | None = None  # CSV with columns call, agent, started (ISO datetime)
     cluster: str | None = None  # Ray address, or "auto" for a local Ray instance
+    call_timeout: float = 300.0  # seconds per call, plus twice the recording's length
 
 
 @dataclass(frozen=True)
 class CallOutcome:
-    name: str
+    name: str  # the job's report name
     report: Path | None = None  # the JSON report, when scored (or already scored)
     error: str | None = None
     skipped: bool = False
     duration: float = 0.0
 
 
+# ---------------------------------------------------------------- finding calls
+
+
 def find_calls(paths: list[Path]) -> list[CallJob]:
     """Every recording under the given files and folders (with `NAME.jsonl` beside it when there
-    is one), and every transcript with no recording, in a stable order."""
-    jobs: dict[str, CallJob] = {}
-    for root in paths:
+    is one), every transcript with no recording, and every broken link, in a stable order.
+
+    Symlinked sub-folders are followed (a link back into the tree is not walked twice). With
+    several folders given, names start with the folder's name; `x.wav` beside `x.flac` are two
+    calls, `x.wav` and `x.flac`, both with `x.jsonl` when there is one."""
+    roots = list(dict.fromkeys(Path(os.path.abspath(p)) for p in paths))
+    folder_roots = [r for r in roots if r.is_dir()]
+    prefixes = _unique_names([r.name or "root" for r in folder_roots]) if len(roots) > 1 else [""] * len(folder_roots)
+    prefix_of = dict(zip(folder_roots, prefixes))
+    jobs: list[CallJob] = []
+    for root in roots:
+        if root.is_symlink() and not root.exists():
+            raise InputFileError.at(root, f"is a broken link (to {os.readlink(root)}); fix or remove it")
         if not root.exists():
             raise InputFileError.at(root, "no such file or folder")
-        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-        base = root.parent if root.is_file() else root
-        stems: dict[Path, dict[str, Path]] = {}
-        for path in files:
-            suffix = path.suffix.lower()
-            if suffix in AUDIO_SUFFIXES or suffix == ".jsonl":
-                stems.setdefault(path.with_suffix(""), {})[suffix] = path
-        for stem, found in stems.items():
-            audio = next((found[s] for s in AUDIO_SUFFIXES if s in found), None)
-            transcript = found.get(".jsonl") or (stem.with_suffix(".jsonl") if stem.with_suffix(".jsonl").is_file() else None)
-            name = stem.relative_to(base).as_posix() if stem.is_relative_to(base) else stem.name
-            jobs.setdefault(name, CallJob(name, audio, transcript))
-    return [jobs[name] for name in sorted(jobs)]
+        if root.is_file():
+            jobs += _calls_in([root], root.parent, "")
+            continue
+        files, problems = _walk(root)
+        prefix = prefix_of[root] + "/" if prefix_of[root] else ""
+        jobs += _calls_in(files, root, prefix)
+        jobs += [CallJob(prefix + rel, None, None, problem=problem) for rel, problem in problems]
+    names = _unique_names([job.name for job in jobs])
+    return sorted((replace(job, name=name) for job, name in zip(jobs, names)), key=lambda j: j.name)
+
+
+def _walk(root: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Call files under `root` following symlinked folders, and (relative name, problem) for
+    broken links and folders that cannot be read."""
+    files: list[Path] = []
+    problems: list[tuple[str, str]] = []
+    seen: set[str] = set()
+
+    def unreadable(error: OSError) -> None:
+        rel = Path(error.filename).relative_to(root).as_posix() if error.filename else "."
+        problems.append((rel, f"{error.filename}: cannot read folder ({error.strerror}); fix its permissions"))
+
+    for folder, subfolders, names in os.walk(root, followlinks=True, onerror=unreadable):
+        real = os.path.realpath(folder)
+        if real in seen:  # a link to a folder already walked (or a loop): its calls are found once
+            subfolders[:] = []
+            continue
+        seen.add(real)
+        subfolders.sort()
+        for name in sorted(names):
+            path = Path(folder) / name
+            if path.suffix.lower() not in (*AUDIO_SUFFIXES, TRANSCRIPT_SUFFIX):
+                continue
+            if path.is_symlink() and not path.exists():
+                rel = path.relative_to(root).as_posix()
+                problems.append((rel, f"{path}: broken link (to {os.readlink(path)}); fix or remove it"))
+            else:
+                files.append(path)
+    return files, problems
+
+
+def _calls_in(files: Iterable[Path], base: Path, prefix: str) -> list[CallJob]:
+    by_stem: dict[Path, list[Path]] = {}
+    for path in files:
+        by_stem.setdefault(path.with_suffix(""), []).append(path)
+    jobs = []
+    for stem, found in by_stem.items():
+        audio = sorted(p for p in found if p.suffix.lower() in AUDIO_SUFFIXES)
+        transcripts = sorted(p for p in found if p.suffix.lower() == TRANSCRIPT_SUFFIX)
+        transcript = transcripts[0] if transcripts else None
+        name = prefix + stem.relative_to(base).as_posix()
+        if len(audio) <= 1:
+            jobs.append(CallJob(name, audio[0] if audio else None, transcript))
+        else:  # x.wav beside x.flac: two recordings, two calls, named with their suffix
+            jobs += [CallJob(name + path.suffix, path, transcript) for path in audio]
+    return jobs
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    """The names, a later one that equals an earlier one case-insensitively (as Windows and
+    macOS file names compare) getting `~2`, `~3`, ..."""
+    taken: set[str] = set()
+    unique = []
+    for name in names:
+        candidate, number = name, 2
+        while candidate.casefold() in taken:
+            candidate, number = f"{name}~{number}", number + 1
+        taken.add(candidate.casefold())
+        unique.append(candidate)
+    return unique
+
+
+def with_outputs(jobs: list[CallJob], mask: bool) -> list[CallJob]:
+    """Each job's report name: its name, masked with --mask (numbers in file names are personal
+    data too), unique in the batch."""
+    from callassist.reporting.masking import mask_free_text
+
+    wanted = [mask_free_text(job.name) if mask else job.name for job in jobs]
+    return [replace(job, output=output) for job, output in zip(jobs, _unique_names(wanted))]
+
+
+# ---------------------------------------------------------------- metadata
+
+
+@dataclass(frozen=True)
+class CallMetadata:
+    agent: str | None
+    started: str | None  # ISO datetime
+
+
+def with_metadata(jobs: list[CallJob], options: BatchOptions) -> list[CallJob]:
+    """Agent and start time from the metadata CSV (matched by the call's relative path), else
+    from the name pattern. Problems with either are refused here, before any call is scored."""
+    table = read_metadata(options.metadata, [job.name for job in jobs]) if options.metadata else {}
+    pattern = compile_agent_pattern(options.agent_pattern) if options.agent_pattern else None
+    enriched = []
+    for job in jobs:
+        row = table.get(job.name, CallMetadata(None, None))
+        match = pattern.search(Path(job.name).name) if pattern else None
+        groups = {k: v for k, v in match.groupdict().items() if v} if match else {}
+        enriched.append(replace(job, agent=row.agent or groups.get("agent"), started=row.started or _started(groups.get("started"))))
+    return enriched
+
+
+def compile_agent_pattern(pattern: str) -> Any:
+    """--agent-pattern, matched in linear time (RE2), with a group `agent` or `started`."""
+    import re2
+
+    from callassist.scriptpack import compile_pattern
+
+    try:
+        compiled = compile_pattern(pattern)
+    except re2.error as error:
+        reason = error.args[0].decode("utf-8", "replace") if isinstance(error.args[0], bytes) else str(error)
+        raise CallassistError(f"--agent-pattern {pattern!r}: not a valid regular expression ({reason})") from None
+    if not {"agent", "started"} & set(compiled.groupindex):
+        raise CallassistError(f"--agent-pattern {pattern!r}: needs a group (?P<agent>...) or (?P<started>...)")
+    return compiled
+
+
+def read_metadata(path: Path, names: list[str]) -> dict[str, CallMetadata]:
+    """The CSV's rows by call name. `call` is the recording's path relative to the folder given
+    (with or without its suffix; a bare file name is enough when it names one call only)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise InputFileError.at(path, f"cannot read call metadata ({error.strerror}); check --metadata") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise InputFileError.at(path, "not UTF-8 text (a GBK/ANSI export?); save it as \"CSV UTF-8\"", line) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [cell.strip().lower() for cell in next(reader, [])]
+        if "call" not in header or len(set(header)) != len(header) or not set(header) <= set(METADATA_COLUMNS):
+            shown = ",".join(header) or "nothing"
+            raise InputFileError.at(path, f"the header must name the columns call,agent,started (agent or started may be left out), not {shown}", 1)
+        table: dict[str, CallMetadata] = {}
+        first_line: dict[str, int] = {}
+        for row in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise InputFileError.at(path, f"{len(row)} cell(s) where the header has {len(header)}", line)
+            values = {column: cell.strip() for column, cell in zip(header, row)}
+            started = values.get("started") or None
+            if started is not None:
+                started = _iso_started(path, line, started)
+            for name in _matching_names(path, line, values["call"], names):
+                if name in table:
+                    raise InputFileError.at(path, f"call {name} is given twice (first on line {first_line[name]})", line)
+                table[name], first_line[name] = CallMetadata(values.get("agent") or None, started), line
+    except csv.Error as error:
+        raise InputFileError.at(path, f"not a readable CSV file ({error})", reader.line_num) from None
+    return table
+
+
+def _iso_started(path: Path, line: int, text: str) -> str:
+    try:
+        return datetime.fromisoformat(text).isoformat()
+    except ValueError:
+        raise InputFileError.at(
+            path, f"started {text!r} is not a date and time such as 2026-11-22 14:30:00 (ISO 8601)", line
+        ) from None
+
+
+def _matching_names(path: Path, line: int, call: str, names: list[str]) -> list[str]:
+    if not call:
+        raise InputFileError.at(path, "empty call cell; give the recording's path relative to the folder", line)
+    key = call.replace("\\", "/").strip("/")
+    stem = key[: -len(Path(key).suffix)] if Path(key).suffix.lower() in (*AUDIO_SUFFIXES, TRANSCRIPT_SUFFIX) else key
+    if key in names:
+        return [key]
+    matched = [name for name in names if _without_audio_suffix(name) == stem]
+    if matched or "/" in key:
+        return matched
+    matched = [name for name in names if _without_audio_suffix(name).rsplit("/", 1)[-1] == stem]
+    if len({_without_audio_suffix(name) for name in matched}) > 1:
+        shown = " and ".join(matched[:2]) + (" ..." if len(matched) > 2 else "")
+        raise InputFileError.at(path, f"call {call!r} could be {shown}; give its path relative to the folder", line)
+    return matched
+
+
+def _without_audio_suffix(name: str) -> str:
+    suffix = Path(name).suffix
+    return name[: -len(suffix)] if suffix.lower() in AUDIO_SUFFIXES else name
+
+
+def _started(text: str | None) -> str | None:
+    """A start time from a file name: 20261122-143000 or 20261122143000."""
+    if not text:
+        return None
+    digits = re.sub(r"\D", "", text)
+    try:
+        return datetime.strptime(digits[:14], "%Y%m%d%H%M%S").isoformat()
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------- fingerprints and reports
 
 
 def file_digest(path: Path | None) -> str:
@@ -106,7 +338,9 @@ def rules_digest(settings_json: dict[str, Any], pack_sources: tuple[str, ...], o
 
 
 def call_fingerprint(job: CallJob, rules: str) -> str:
-    return hashlib.sha256(f"{file_digest(job.audio)}|{file_digest(job.transcript)}|{rules}".encode()).hexdigest()
+    """The call's bytes, what the batch knows of it (name, agent, start) and the rules."""
+    known = json.dumps([job.name, job.report_name, job.agent, job.started], ensure_ascii=False)
+    return hashlib.sha256(f"{file_digest(job.audio)}|{file_digest(job.transcript)}|{known}|{rules}".encode()).hexdigest()
 
 
 def report_paths(out: Path, name: str) -> tuple[Path, Path]:
@@ -123,7 +357,8 @@ def is_current(report_path: Path, fingerprint: str) -> bool:
 
 
 def remove_leftovers(out: Path) -> None:
-    """Temporary files of a run that was killed mid-write (reports are renamed into place)."""
+    """Temporary files of a run that was killed mid-write (reports are renamed into place).
+    Called only while holding the lock on `out`: no other batch is writing there."""
     for leftover in out.rglob(".*.tmp"):
         leftover.unlink(missing_ok=True)
 
@@ -133,6 +368,9 @@ class CallScorer:
     are loaded once per worker, not once per call."""
 
     def __init__(self, options: BatchOptions) -> None:
+        # What scoring uses is imported now, so that a call's time limit is not spent on imports.
+        import callassist.replay  # noqa: F401
+        import callassist.reporting.html  # noqa: F401
         from callassist.settings import effective_pack, load_settings
 
         self.options = options
@@ -152,74 +390,28 @@ class CallScorer:
         try:
             return self._score(job)
         except CallassistError as error:
-            return CallOutcome(job.name, error=str(error))
+            return CallOutcome(job.report_name, error=str(error))
         except Exception as error:  # one bad file never stops a batch: it is reported with the rest
-            return CallOutcome(job.name, error=f"{job.audio or job.transcript}: unexpected {type(error).__name__}: {error}")
+            return CallOutcome(job.report_name, error=f"{job.source}: unexpected {type(error).__name__}: {error}")
 
     def _score(self, job: CallJob) -> CallOutcome:
-        from callassist.reporting.html import call_report_html
         from callassist.replay import ReplayRequest, replay
+        from callassist.reporting.html import call_report_html
         from callassist.reporting.report import write_json_atomically, write_text_atomically
 
-        json_path, html_path = report_paths(self.options.out, job.name)
+        json_path, html_path = report_paths(self.options.out, job.report_name)
         fingerprint = call_fingerprint(job, self.rules)
         needs_model = job.transcript is None and job.audio is not None and self.options.asr == "vosk"
         request = ReplayRequest(audio=job.audio, transcript=job.transcript)
         report = replay(request, self.settings, self.pack, self._model() if needs_model else None)
-        report["call"] |= {"name": job.name, "agent": job.agent, "started": job.started, "fingerprint": fingerprint}
+        report["call"] |= {"name": job.report_name, "agent": job.agent, "started": job.started, "fingerprint": fingerprint}
         if self.options.mask:
             from callassist.reporting.masking import mask_report
 
             report = mask_report(report)
-        write_text_atomically(html_path, call_report_html(report, title=job.name))
+        write_text_atomically(html_path, call_report_html(report, title=job.report_name))
         write_json_atomically(json_path, report)  # last: a JSON report on disk means the call is done
-        return CallOutcome(job.name, json_path, duration=report["call"]["duration"])
-
-
-_worker: CallScorer | None = None
-
-
-def _init_worker(options: BatchOptions) -> None:
-    global _worker
-    _worker = CallScorer(options)
-
-
-def _score_in_worker(job: CallJob) -> CallOutcome:
-    assert _worker is not None
-    return _worker.score(job)
-
-
-def with_metadata(jobs: list[CallJob], options: BatchOptions) -> list[CallJob]:
-    """Agent and start time from the metadata CSV, else from the name pattern."""
-    from dataclasses import replace
-
-    table: dict[str, dict[str, str]] = {}
-    if options.metadata is not None:
-        try:
-            with open(options.metadata, newline="", encoding="utf-8-sig") as stream:
-                for row in csv.DictReader(stream):
-                    table[Path(row.get("call", "")).stem] = row
-        except OSError as error:
-            raise InputFileError.at(options.metadata, f"cannot read call metadata ({error.strerror})") from None
-    pattern = re.compile(options.agent_pattern) if options.agent_pattern else None
-    enriched = []
-    for job in jobs:
-        row = table.get(Path(job.name).name, {})
-        match = pattern.search(Path(job.name).name) if pattern else None
-        groups = match.groupdict() if match else {}
-        enriched.append(replace(job, agent=row.get("agent") or groups.get("agent"), started=row.get("started") or _started(groups.get("started"))))
-    return enriched
-
-
-def _started(text: str | None) -> str | None:
-    """A start time from a file name: 20261122-143000 or 20261122143000."""
-    if not text:
-        return None
-    digits = re.sub(r"\D", "", text)
-    try:
-        return datetime.strptime(digits[:14], "%Y%m%d%H%M%S").isoformat()
-    except ValueError:
-        return None
+        return CallOutcome(job.report_name, json_path, duration=report["call"]["duration"])
 
 
 @dataclass
@@ -258,35 +450,155 @@ class Progress:
         )
 
 
-def run_local(jobs: list[CallJob], options: BatchOptions, progress: Progress) -> list[CallOutcome]:
-    """Calls in parallel across local processes (spawned: the same on Windows)."""
-    outcomes: list[CallOutcome] = []
-    if options.workers <= 1:
-        scorer = CallScorer(options)
-        for job in jobs:
-            outcome = scorer.score(job)
-            outcomes.append(outcome)
-            progress.add(outcome)
-        return outcomes
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(options.workers, mp_context=context, initializer=_init_worker, initargs=(options,)) as pool:
-        pending: set[Future] = set()
-        queue: Iterator[CallJob] = iter(jobs)
+# ---------------------------------------------------------------- worker processes
+
+
+def _worker_main(options: BatchOptions, connection: multiprocessing.connection.Connection) -> None:
+    """A worker: scores the jobs the parent sends, one at a time, until told to stop (None)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches every process; the parent stops us
+    _exit_with_parent()
+    try:
+        scorer: CallScorer | None = CallScorer(options)
+        problem = ""
+    except CallassistError as error:  # checked by the parent already; reported per call if not
+        scorer, problem = None, str(error)
+    connection.send(_READY)  # a call's time limit runs from here, not from the process start
+    while True:
         try:
-            for job in queue:  # keep a bounded number in flight, so Ctrl-C stops promptly
-                pending.add(pool.submit(_score_in_worker, job))
-                if len(pending) >= options.workers * 2:
-                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        outcomes.append(future.result())
-                        progress.add(outcomes[-1])
-            for future in pending:
-                outcomes.append(future.result())
-                progress.add(outcomes[-1])
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
+            job = connection.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        connection.send(scorer.score(job) if scorer else CallOutcome(job.report_name, error=problem))
+
+
+def _exit_with_parent() -> None:
+    """End this process when its parent ends, however the parent ends (kill -9 included): a
+    thread waits on the parent's sentinel (a handle on Windows, a pipe elsewhere)."""
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.sentinel is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(3)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+_READY = "ready"
+STARTUP_SECONDS = 300.0  # a worker not ready (imports, settings, pack) after this is stopped
+
+
+@dataclass
+class _Worker:
+    process: multiprocessing.process.BaseProcess
+    connection: multiprocessing.connection.Connection
+    job: CallJob | None = None
+    deadline: float = 0.0
+    ready: bool = False
+
+
+def call_time_limit(job: CallJob, options: BatchOptions) -> float:
+    """Seconds a call may take: --call-timeout, plus twice the recording's length."""
+    seconds = 0.0
+    if job.audio is not None:
+        import soundfile
+
+        try:
+            seconds = soundfile.info(str(job.audio)).duration
+        except Exception:  # unreadable: the worker reports why; the base limit applies
+            seconds = 0.0
+    return options.call_timeout + 2.0 * seconds
+
+
+def run_local(jobs: list[CallJob], options: BatchOptions, progress: Progress) -> list[CallOutcome]:
+    """Calls in parallel across worker processes (spawned: the same on Windows). A call over its
+    time limit, or whose worker dies, is listed as failed and its worker replaced."""
+    context = multiprocessing.get_context("spawn")
+    pending = deque(jobs)
+    outcomes: list[CallOutcome] = []
+    workers: list[_Worker] = []
+
+    def start() -> _Worker:
+        parent_end, child_end = context.Pipe()
+        process = context.Process(target=_worker_main, args=(options, child_end), daemon=True, name="callassist-worker")
+        process.start()
+        child_end.close()
+        return _Worker(process, parent_end)
+
+    def assign(worker: _Worker) -> None:
+        worker.job = None
+        if pending:
+            job = pending.popleft()
+            limit = call_time_limit(job, options)
+            worker.deadline = time.monotonic() + limit + (0.0 if worker.ready else STARTUP_SECONDS)
+            worker.job = job
+            worker.connection.send(job)
+
+    def finish(outcome: CallOutcome) -> None:
+        outcomes.append(outcome)
+        progress.add(outcome)
+
+    try:
+        for _ in range(max(1, min(options.workers, len(jobs)))):
+            workers.append(start())
+            assign(workers[-1])
+        while busy := [w for w in workers if w.job is not None]:
+            timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
+            ready = set(multiprocessing.connection.wait(
+                [w.connection for w in busy] + [w.process.sentinel for w in busy], timeout
+            ))
+            for worker in busy:
+                assert worker.job is not None
+                if worker.connection in ready:
+                    try:
+                        message = worker.connection.recv()
+                        if message == _READY:  # its first call's time limit starts now
+                            worker.ready = True
+                            worker.deadline = time.monotonic() + call_time_limit(worker.job, options)
+                        else:
+                            finish(message)
+                            assign(worker)
+                        continue
+                    except (EOFError, OSError):
+                        pass  # died mid-answer: handled as a death below
+                late = time.monotonic() >= worker.deadline
+                if worker.process.sentinel not in ready and worker.connection not in ready and not late:
+                    continue
+                job = worker.job
+                _stop(worker)
+                if late:
+                    limit = call_time_limit(job, options)
+                    reason = f"{job.source}: took longer than its time limit ({limit:.0f} s; see --call-timeout); stopped"
+                else:
+                    reason = f"{job.source}: the worker scoring it ended unexpectedly (exit code {worker.process.exitcode}); out of memory?"
+                finish(CallOutcome(job.report_name, error=reason))
+                replacement = start()
+                workers[workers.index(worker)] = replacement
+                assign(replacement)
+    finally:
+        for worker in workers:
+            _stop(worker)
     return outcomes
+
+
+def _stop(worker: _Worker) -> None:
+    """Ask a worker to stop; terminate it if it is busy or does not."""
+    if worker.process.is_alive() and worker.job is None:
+        try:
+            worker.connection.send(None)
+        except OSError:
+            pass
+        worker.process.join(5)
+    if worker.process.is_alive():
+        worker.process.terminate()  # TerminateProcess on Windows
+        worker.process.join(5)
+    if worker.process.is_alive():
+        worker.process.kill()
+        worker.process.join()
+    worker.connection.close()
 
 
 def run_on_ray(jobs: list[CallJob], options: BatchOptions, progress: Progress) -> list[CallOutcome]:
@@ -311,9 +623,66 @@ def run_on_ray(jobs: list[CallJob], options: BatchOptions, progress: Progress) -
         ray.shutdown()
 
 
+# ---------------------------------------------------------------- the output folder
+
+
+class OutputLock:
+    """An exclusive lock on the output folder for one batch at a time. It is an OS lock on an
+    open file (flock, or msvcrt on Windows), released by the OS when the process ends, however
+    it ends: a killed batch never leaves a stale lock."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.path = out / LOCK_NAME
+        self.file: Any = None
+
+    def __enter__(self) -> OutputLock:
+        self.file = open(self.path, "a+b")
+        try:
+            if sys.platform == "win32":
+                import msvcrt
+
+                self.file.seek(0)
+                msvcrt.locking(self.file.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(self.file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.file.close()
+            raise CallassistError(
+                f"--out {self.out}: another batch is writing there now; wait for it to end or give another --out"
+            ) from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()  # closing releases the lock
+
+
+def check_output_folder(out: Path) -> None:
+    """Create `out` and prove a report can be written there, before any call is analysed."""
+    from callassist.reporting.report import write_text_atomically
+
+    try:
+        (out / "calls").mkdir(parents=True, exist_ok=True)
+        probe = out / "calls" / ".write-test"
+        write_text_atomically(probe, "callassist checks that reports can be written here\n")
+        probe.unlink()
+        free = shutil.disk_usage(out).free
+    except OSError as error:
+        raise CallassistError(
+            f"--out {out}: cannot write there ({error.strerror or error}); give a folder you may write to"
+        ) from None
+    if free < MIN_FREE_BYTES:
+        raise CallassistError(
+            f"--out {out}: only {free / 1e6:.0f} MB free; free at least {MIN_FREE_BYTES / 1e6:.0f} MB or give another --out"
+        )
+
+
 def already_current(jobs: list[CallJob], options: BatchOptions) -> list[CallOutcome]:
     """The calls whose report on disk carries the fingerprint they would get now, checked here
-    before any worker starts."""
+    before any worker starts. Loading settings and pack here also refuses a bad config or pack
+    before any work."""
     from callassist.settings import effective_pack, load_settings
 
     settings = load_settings(options.config)
@@ -321,10 +690,10 @@ def already_current(jobs: list[CallJob], options: BatchOptions) -> list[CallOutc
     rules = rules_digest(settings.to_json(), pack.sources, options)
     current = []
     for job in jobs:
-        json_path, _ = report_paths(options.out, job.name)
+        json_path, _ = report_paths(options.out, job.report_name)
         try:
             if json_path.is_file() and is_current(json_path, call_fingerprint(job, rules)):
-                current.append(CallOutcome(job.name, json_path, skipped=True))
+                current.append(CallOutcome(job.report_name, json_path, skipped=True))
         except OSError:
             continue  # unreadable now: scored (and its problem reported) by a worker
     return current
@@ -342,42 +711,59 @@ class BatchResult:
 
 
 def run_batch(paths: list[Path], options: BatchOptions, stream: Any = None) -> BatchResult:
-    options.out.mkdir(parents=True, exist_ok=True)
-    remove_leftovers(options.out)
-    jobs = with_metadata(find_calls(paths), options)
-    progress = Progress(len(jobs), stream or sys.stderr)
-    outcomes = already_current(jobs, options)
-    for outcome in outcomes:
-        progress.add(outcome)
-    skipped = {outcome.name for outcome in outcomes}
-    to_score = [job for job in jobs if job.name not in skipped]
-    try:
-        if to_score:  # no workers are started (nor Vosk loaded) when everything is current
-            runner = run_on_ray if options.cluster else run_local
-            outcomes += runner(to_score, options, progress)
-    finally:
-        summary_html, summary_csv = write_summary(jobs, outcomes, options)
+    """Score every call under `paths` into `options.out`. Everything that can be refused
+    (paths, metadata, name pattern, config, pack, the output folder) is, before any call is
+    scored."""
+    from callassist.settings import effective_pack, load_settings
+
+    jobs = with_outputs(with_metadata(find_calls(paths), options), options.mask)
+    effective_pack(load_settings(options.config), list(options.scripts))  # refuses a bad config or pack
+    check_output_folder(options.out)
+    with OutputLock(options.out):
+        remove_leftovers(options.out)
+        progress = Progress(len(jobs), stream or sys.stderr)
+        outcomes = [CallOutcome(job.report_name, error=job.problem) for job in jobs if job.problem]
+        outcomes += already_current([job for job in jobs if not job.problem], options)
+        for outcome in outcomes:
+            progress.add(outcome)
+        done = {outcome.name for outcome in outcomes}
+        to_score = [job for job in jobs if job.report_name not in done]
+        try:
+            if to_score:  # no workers are started (nor Vosk loaded) when everything is current
+                runner = run_on_ray if options.cluster else run_local
+                outcomes += runner(to_score, options, progress)
+        finally:
+            if options.mask:  # errors name the file: numbers in file names are personal data
+                from callassist.reporting.masking import mask_free_text
+
+                outcomes = [replace(o, error=mask_free_text(o.error)) if o.error else o for o in outcomes]
+            summary_html, summary_csv = write_summary(jobs, outcomes, options)
     return BatchResult(outcomes, summary_html, summary_csv)
 
 
 def write_summary(jobs: list[CallJob], outcomes: list[CallOutcome], options: BatchOptions) -> tuple[Path, Path]:
     """The batch summary over every call with a complete report, this run's or an earlier one's."""
     from callassist.reporting.html import CallRow, FailedCall, batch_summary_html, write_batch_csv
+    from callassist.reporting.masking import mask_free_text
     from callassist.reporting.report import write_text_atomically
+
+    def shown(text: str) -> str:
+        return mask_free_text(text) if options.mask else text
 
     errors = {o.name: o.error for o in outcomes if o.error}
     rows, failures = [], []
     for job in jobs:
-        json_path, html_path = report_paths(options.out, job.name)
-        if job.name in errors:
-            failures.append(FailedCall(job.name, str(job.audio or job.transcript), errors[job.name]))
+        json_path, html_path = report_paths(options.out, job.report_name)
+        if job.report_name in errors:
+            failures.append(FailedCall(job.report_name, shown(job.source), shown(errors[job.report_name])))
             continue
         try:
             report = json.loads(json_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue  # not scored (yet): an interrupted run
         started = datetime.fromisoformat(job.started) if job.started else None
-        rows.append(CallRow.from_report(report, job.name, html_path.relative_to(options.out).as_posix(), job.agent, started))
+        agent = shown(job.agent) if job.agent else None
+        rows.append(CallRow.from_report(report, job.report_name, html_path.relative_to(options.out).as_posix(), agent, started))
     event_ids = sorted({event_id for row in rows for event_id in row.counts})
     summary_csv = options.out / "summary.csv"
     write_batch_csv(summary_csv, rows, event_ids)

@@ -116,6 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--agent-pattern", metavar="REGEX", help="regex on the file name with groups (?P<agent>…) and optionally (?P<started>…)")
     batch.add_argument("--metadata", type=Path, help="CSV with columns call, agent, started")
     batch.add_argument("--cluster", metavar="ADDRESS", help="run on a Ray cluster (or 'auto' for a local one); needs callassist[ray]")
+    batch.add_argument(
+        "--call-timeout", type=seconds, default=300.0, metavar="SECONDS",
+        help="a call taking longer than this plus twice its length is stopped and listed as failed (default 300)",
+    )
 
     evaluate = commands.add_parser("eval", parents=[common], help="precision, recall and timing per event id on labelled calls")
     evaluate.add_argument("folder", type=Path, help="CALL.wav and/or CALL.jsonl with CALL.labels.json")
@@ -202,7 +206,7 @@ def run_batch_command(args: argparse.Namespace) -> int:
     options = BatchOptions(
         out=args.out, workers=max(1, args.workers), asr=args.asr, model=args.model, config=args.config,
         scripts=tuple(args.scripts), mask=args.mask, agent_pattern=args.agent_pattern, metadata=args.metadata,
-        cluster=args.cluster,
+        cluster=args.cluster, call_timeout=args.call_timeout,
     )
     result = run_batch(args.paths, options)
     done = [o for o in result.outcomes if not o.error]
