@@ -36,6 +36,7 @@ from typing import Any
 
 from callassist import __version__
 from callassist.errors import CallassistError, InputFileError
+from callassist.reporting import SCHEMA
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 TRANSCRIPT_SUFFIX = ".jsonl"
@@ -353,7 +354,7 @@ def is_current(report_path: Path, fingerprint: str) -> bool:
         data = json.loads(report_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return data.get("call", {}).get("fingerprint") == fingerprint
+    return data.get("schema") == SCHEMA and data.get("call", {}).get("fingerprint") == fingerprint
 
 
 def remove_leftovers(out: Path) -> None:
@@ -397,21 +398,23 @@ class CallScorer:
     def _score(self, job: CallJob) -> CallOutcome:
         from callassist.replay import ReplayRequest, replay
         from callassist.reporting.html import call_report_html
-        from callassist.reporting.report import write_json_atomically, write_text_atomically
+        from callassist.reporting.report import CallReport, write_json_atomically, write_text_atomically
 
         json_path, html_path = report_paths(self.options.out, job.report_name)
         fingerprint = call_fingerprint(job, self.rules)
         needs_model = job.transcript is None and job.audio is not None and self.options.asr == "vosk"
         request = ReplayRequest(audio=job.audio, transcript=job.transcript)
         report = replay(request, self.settings, self.pack, self._model() if needs_model else None)
-        report["call"] |= {"name": job.report_name, "agent": job.agent, "started": job.started, "fingerprint": fingerprint}
+        report = report.with_source(name=job.report_name, agent=job.agent, started=job.started, fingerprint=fingerprint)
+        data = report.to_json()
         if self.options.mask:
             from callassist.reporting.masking import mask_report
 
-            report = mask_report(report)
+            data = mask_report(data)
+            report = CallReport.from_json(data)
         write_text_atomically(html_path, call_report_html(report, title=job.report_name))
-        write_json_atomically(json_path, report)  # last: a JSON report on disk means the call is done
-        return CallOutcome(job.report_name, json_path, duration=report["call"]["duration"])
+        write_json_atomically(json_path, data)  # last: a JSON report on disk means the call is done
+        return CallOutcome(job.report_name, json_path, duration=report.source.duration)
 
 
 @dataclass
@@ -745,7 +748,7 @@ def write_summary(jobs: list[CallJob], outcomes: list[CallOutcome], options: Bat
     """The batch summary over every call with a complete report, this run's or an earlier one's."""
     from callassist.reporting.html import CallRow, FailedCall, batch_summary_html, write_batch_csv
     from callassist.reporting.masking import mask_free_text
-    from callassist.reporting.report import write_text_atomically
+    from callassist.reporting.report import CallReport, write_text_atomically
 
     def shown(text: str) -> str:
         return mask_free_text(text) if options.mask else text
@@ -758,8 +761,8 @@ def write_summary(jobs: list[CallJob], outcomes: list[CallOutcome], options: Bat
             failures.append(FailedCall(job.report_name, shown(job.source), shown(errors[job.report_name])))
             continue
         try:
-            report = json.loads(json_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            report = CallReport.from_json(json.loads(json_path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):
             continue  # not scored (yet): an interrupted run
         started = datetime.fromisoformat(job.started) if job.started else None
         agent = shown(job.agent) if job.agent else None

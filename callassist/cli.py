@@ -137,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
 def run_replay(args: argparse.Namespace, request: ReplayRequest) -> int:
     from callassist.audio.recording import open_recording
     from callassist.replay import replay
-    from callassist.reporting.report import summary_text, write_json_atomically
+    from callassist.reporting.report import write_json_atomically
+    from callassist.reporting.text import summary_text
     from callassist.settings import effective_pack, load_settings
 
     if getattr(args, "report", None):
@@ -164,8 +165,8 @@ def run_replay(args: argparse.Namespace, request: ReplayRequest) -> int:
         return 0
     report = replay(request, settings, pack, speech_model)
     if getattr(args, "report", None):
-        write_json_atomically(args.report, report)
-        print(f"report written: {args.report} ({len(report['events'])} events, score {report['score']['value']})")
+        write_json_atomically(args.report, report.to_json())
+        print(f"report written: {args.report} ({len(report.events)} events, score {report.score.value})")
     else:
         print(summary_text(report))
     return 0
@@ -220,7 +221,6 @@ def run_batch_command(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     from callassist.evaluation import format_table, labelled_calls, read_labels, score_call
-    from callassist.events import Event
     from callassist.replay import ReplayRequest, replay
     from callassist.settings import effective_pack, load_settings
 
@@ -231,8 +231,7 @@ def run_eval(args: argparse.Namespace) -> int:
     for labels_path, audio, transcript in calls:
         labels = read_labels(labels_path)
         report = replay(ReplayRequest(audio=audio, transcript=transcript, duration=labels.duration), settings, pack)
-        events = [Event(**e) for e in report["events"]]
-        for event_id, score in score_call(events, labels).items():
+        for event_id, score in score_call(report.events, labels).items():
             per_id.setdefault(event_id, type(score)()).add(score)
     print(format_table(per_id, len(calls)))
     return 0

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from callassist.audio.features import analyze_recording
+from callassist.audio.features import AnalyzerSettings, analyze_recording
 from callassist.audio.recording import ChannelMap, channel_map, open_recording
 from callassist.engine import Engine
 from callassist.errors import InputFileError
 from callassist.recognition import SpeechModel, recognize_channels
-from callassist.reporting.report import CallSource, build_report
+from callassist.reporting.report import CallReport, CallSource, build_report
 from callassist.scriptpack import ScriptPack
 from callassist.settings import Settings
 from callassist.sources import heard_inputs, transcript_inputs
@@ -36,6 +35,7 @@ class PreparedCall:
     source: CallSource
     caller_audio: bool
     utterances: list[Utterance]  # the final text, from the transcript or from recognition
+    analyzer: AnalyzerSettings | None = None  # the audio analyser's settings, when audio was analysed
 
 
 RECOGNITION_BLOCK_SECONDS = 0.2  # how often recognisers are fed: the granularity of partial results
@@ -56,6 +56,7 @@ def prepare_call(request: ReplayRequest, utterances: list[Utterance], speech_mod
     recording = open_recording(request.audio)
     notes: list[str] = []
     caller_audio = True
+    analyzer = None
     if recording.is_mono and utterances:
         notes.append("mono recording (one mixed channel): speakers and speech activity come from the transcript")
         inputs: list[EngineInput] = transcript_inputs(utterances)
@@ -79,7 +80,8 @@ def prepare_call(request: ReplayRequest, utterances: list[Utterance], speech_mod
             utterances = sorted((h.utterance for h in recognized if h.final and h.utterance.text), key=lambda u: u.start)
         else:
             recognized = heard_inputs(utterances)
-        inputs = analyze_recording(recording, mapping) + recognized
+        analyzer = AnalyzerSettings()
+        inputs = analyze_recording(recording, mapping, analyzer) + recognized
         inputs.sort(key=input_sort_key)
         activity_from = "audio"
     end = max([recording.duration] + [u.end for u in utterances])
@@ -94,13 +96,13 @@ def prepare_call(request: ReplayRequest, utterances: list[Utterance], speech_mod
         activity_from=activity_from,
         notes=tuple(notes),
     )
-    return PreparedCall(inputs, source, caller_audio, utterances)
+    return PreparedCall(inputs, source, caller_audio, utterances, analyzer)
 
 
 def replay(
     request: ReplayRequest, settings: Settings, pack: ScriptPack, speech_model: SpeechModel | None = None
-) -> dict[str, Any]:
-    """Replay one call and return its report (schema callassist.report/1). Without a transcript,
+) -> CallReport:
+    """Replay one call and return its report. Without a transcript,
     the audio is transcribed with `speech_model` when one is given."""
     if request.audio is None and request.transcript is None:
         raise InputFileError("nothing to replay: give an audio file, --transcript FILE, or both")
@@ -110,7 +112,7 @@ def replay(
     engine = Engine(pack, settings, caller_audio=call.caller_audio, has_text=has_text)
     engine.feed_all(call.inputs)
     engine.finish(call.source.duration)
-    return build_report(engine, call.source, call.utterances)
+    return build_report(engine, call.source, call.utterances, call.analyzer)
 
 
 def transcribe(request: ReplayRequest, speech_model: SpeechModel) -> list[Utterance]:

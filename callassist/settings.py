@@ -128,6 +128,11 @@ class Settings:
             out[section] = {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
         return out
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Settings:
+        """Settings as a report states them (`to_json`); relative paths have no base folder."""
+        return _build({name: data[name] for name in SECTIONS}, data["source"], Path("."))
+
 
 SECTIONS: dict[str, type] = {
     "call": CallSettings,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
-from typing import Any
 
 from callassist.detectors.base import Detector
 from callassist.inputs import SPEAKERS, LevelFrame, Speaker, SpeechEnded, SpeechStarted, Utterance
@@ -76,39 +75,19 @@ class CallStatistics(Detector):
     def on_call_end(self, t: float) -> None:
         self._account(t)
 
-    def utterance_levels(self, utterance: Utterance) -> dict[str, float]:
+    def utterance_levels(self, utterance: Utterance) -> tuple[float | None, float | None]:
         """Mean speech level and SNR over an utterance, from its speaker's channel."""
         if not self.has_levels:
-            return {}
+            return None, None
         levels, floors = self.channels[utterance.speaker].voiced_between(utterance.start, utterance.end)
         if not levels:
-            return {}
-        level = _mean(levels)
-        snr = _mean([lv - fl for lv, fl in zip(levels, floors)])
-        return {"level_dbfs": level, "snr_db": snr}
+            return None, None
+        return _mean(levels), _mean([lv - fl for lv, fl in zip(levels, floors)])
 
-    def to_json(self, duration: float) -> dict[str, Any]:
-        total_talk = sum(self.talk.values()) or 1.0
-        speakers = {}
-        for speaker in SPEAKERS:
-            entry: dict[str, Any] = {
-                "talk_time": round(self.talk[speaker], 2),
-                "talk_share": round(self.talk[speaker] / total_talk, 3),
-            }
-            if self.has_levels:
-                channel = self.channels[speaker]
-                floor = _mean(channel.noise or channel.floors)
-                level = _mean(channel.levels)
-                entry |= {
-                    "level_dbfs": level,
-                    "noise_floor_dbfs": floor,
-                    "snr_db": round(level - floor, 1) if level is not None and floor is not None else None,
-                }
-            speakers[speaker] = entry
-        return {
-            "duration": round(duration, 2),
-            "non_talk_time": round(self.non_talk, 2),
-            "non_talk_share": round(self.non_talk / duration, 3) if duration else 0.0,
-            "overlap_time": round(self.overlap, 2),
-            "speakers": speakers,
-        }
+    def speaker_levels(self, speaker: Speaker) -> tuple[float | None, float | None, float | None]:
+        """Mean speech level, noise floor and their difference (SNR) of a speaker's channel."""
+        channel = self.channels[speaker]
+        floor = _mean(channel.noise or channel.floors)
+        level = _mean(channel.levels)
+        snr = round(level - floor, 1) if level is not None and floor is not None else None
+        return level, floor, snr

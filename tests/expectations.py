@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from callassist.evaluation import Label, match_events as match
 from callassist.events import Event
 
 
-def match_events(actual: list[dict], expected: list[dict], tolerance: float = 1.0) -> list[str]:
+def match_events(actual: Sequence[Event], expected: list[dict], tolerance: float = 1.0) -> list[str]:
     """Pair every expected event with one actual event (same id, step, speaker and phrase id
     where given, `t` within tolerance). Returns what is unmatched on either side."""
     labels = [
@@ -17,7 +19,7 @@ def match_events(actual: list[dict], expected: list[dict], tolerance: float = 1.
         )
         for want in expected
     ]
-    result = match([Event(**got) for got in actual], labels)
+    result = match(actual, labels)
     problems = [f"missing {label}" for label in result.missed]
     problems += [f"unexpected {got.id} at {got.t} ({got.detail or got.heard})" for got in result.unexpected]
     return problems

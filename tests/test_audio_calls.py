@@ -14,7 +14,9 @@ from callassist.audio.features import analyze_recording
 from callassist.audio.recording import channel_map, open_recording
 from callassist.engine import Engine
 from callassist.errors import InputFileError
+from callassist.events import Event
 from callassist.replay import ReplayRequest, replay
+from callassist.reporting.report import CallReport
 from expectations import match_events
 
 CALLS = Path(__file__).parent / "fixtures" / "calls"
@@ -26,15 +28,15 @@ def expected(name: str, with_text: bool) -> list[dict]:
     return [e for e in events if with_text or e.get("needs") != "text"]
 
 
-def situations(report: dict) -> list[dict]:
+def situations(report: CallReport) -> list[Event]:
     """Hints (a caller's 「谢谢」 → the approved reply) are prompts, not findings: compared elsewhere."""
-    return [e for e in report["events"] if e["kind"] != "hint"]
+    return [e for e in report.events if e.kind != "hint"]
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_audio_alone_gives_exactly_expected_events(name, settings, pack):
     report = replay(ReplayRequest(audio=CALLS / f"{name}.wav"), settings, pack)
-    assert report["call"]["activity_from"] == "audio" and report["call"]["text_from"] == "none"
+    assert report.source.activity_from == "audio" and report.source.text_from == "none"
     assert match_events(situations(report), expected(name, with_text=False)) == []
 
 
@@ -42,7 +44,7 @@ def test_audio_alone_gives_exactly_expected_events(name, settings, pack):
 def test_audio_and_transcript_give_exactly_expected_events(name, settings, pack):
     request = ReplayRequest(audio=CALLS / f"{name}.wav", transcript=CALLS / f"{name}.jsonl")
     report = replay(request, settings, pack)
-    assert report["call"]["activity_from"] == "audio" and report["call"]["text_from"] == "transcript"
+    assert report.source.activity_from == "audio" and report.source.text_from == "transcript"
     assert match_events(situations(report), expected(name, with_text=True)) == []
 
 
@@ -66,21 +68,21 @@ def test_chunk_size_does_not_change_events(name, settings, pack):
 def test_report_has_levels_per_utterance_and_call(settings, pack):
     request = ReplayRequest(audio=CALLS / "quiet.wav", transcript=CALLS / "quiet.jsonl")
     report = replay(request, settings, pack)
-    caller = [u for u in report["utterances"] if u["speaker"] == "caller"]
-    agent = [u for u in report["utterances"] if u["speaker"] == "agent"]
-    assert all(-50 < u["level_dbfs"] < -38 for u in caller)  # rendered at -45 dBFS
-    assert all(-26 < u["level_dbfs"] < -15 for u in agent)  # rendered at -20 dBFS
-    talk = report["talk"]
-    assert talk["speakers"]["caller"]["level_dbfs"] < talk["speakers"]["agent"]["level_dbfs"] - 15
-    assert talk["speakers"]["agent"]["snr_db"] > 30
-    assert 0 < talk["non_talk_time"] < report["call"]["duration"]
-    assert abs(sum(s["talk_share"] for s in talk["speakers"].values()) - 1) < 0.01
+    caller = [u for u in report.utterances if u.utterance.speaker == "caller"]
+    agent = [u for u in report.utterances if u.utterance.speaker == "agent"]
+    assert all(-50 < u.level_dbfs < -38 for u in caller)  # rendered at -45 dBFS
+    assert all(-26 < u.level_dbfs < -15 for u in agent)  # rendered at -20 dBFS
+    talk = report.talk
+    assert talk.speakers["caller"].level_dbfs < talk.speakers["agent"].level_dbfs - 15
+    assert talk.speakers["agent"].snr_db > 30
+    assert 0 < talk.non_talk_time < report.source.duration
+    assert abs(sum(s.talk_share for s in talk.speakers.values()) - 1) < 0.01
 
 
 def test_crosstalk_counts_as_interruption_and_overlap(settings, pack):
     report = replay(ReplayRequest(audio=CALLS / "crosstalk.wav"), settings, pack)
-    assert report["talk"]["interruptions"] == 1
-    assert report["talk"]["overlap_time"] > 1.5
+    assert report.talk.interruptions == 1
+    assert report.talk.overlap_time > 1.5
 
 
 def test_swapped_channels(settings, pack, tmp_path):
@@ -88,7 +90,7 @@ def test_swapped_channels(settings, pack, tmp_path):
     swapped = tmp_path / "swapped.wav"
     soundfile.write(swapped, data[:, ::-1], rate)
     report = replay(ReplayRequest(audio=swapped, agent_channel=1, caller_channel=0), settings, pack)
-    assert report["call"]["channel_map"] == {"agent": 1, "caller": 0}
+    assert report.source.channel_map == {"agent": 1, "caller": 0}
     assert match_events(situations(report), expected("dead_air", with_text=False)) == []
 
 
@@ -97,8 +99,8 @@ def test_mono_recording_with_transcript_says_where_speakers_come_from(settings, 
     mono = tmp_path / "mono.wav"
     soundfile.write(mono, data.mean(axis=1), rate)
     report = replay(ReplayRequest(audio=mono, transcript=CALLS / "dead_air.jsonl"), settings, pack)
-    assert report["call"]["activity_from"] == "transcript"
-    assert any("mono recording" in note for note in report["call"]["notes"])
+    assert report.source.activity_from == "transcript"
+    assert any("mono recording" in note for note in report.source.notes)
     assert match_events(situations(report), expected("dead_air", with_text=True)) == []
 
 
@@ -107,7 +109,7 @@ def test_mono_recording_alone_turns_caller_checks_off(settings, pack, tmp_path):
     mono = tmp_path / "mono.wav"
     soundfile.write(mono, data.mean(axis=1), rate)
     report = replay(ReplayRequest(audio=mono), settings, pack)
-    assert any("caller-side situations are off" in note for note in report["call"]["notes"])
+    assert any("caller-side situations are off" in note for note in report.source.notes)
     assert situations(report) == []
 
 
@@ -125,6 +127,6 @@ def test_noise_is_not_speech_for_the_silence_detectors(settings, pack, tmp_path)
     noisy_silent = tmp_path / "noisy_silent.wav"
     soundfile.write(noisy_silent, data, rate)
     report = replay(ReplayRequest(audio=noisy_silent), settings, pack)
-    ids = [e["id"] for e in situations(report)]
+    ids = [e.id for e in situations(report)]
     assert "silent_caller" in ids or "noisy_line" in ids
     assert "agent_dead_air" not in ids and "crosstalk" not in ids

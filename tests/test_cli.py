@@ -30,7 +30,7 @@ def test_every_report_matches_the_schema(tmp_path, capsys, name):
     assert status == 0 and "report written" in out
     report = json.loads(out_path.read_text(encoding="utf-8"))
     jsonschema.validate(report, SCHEMA)
-    assert report["schema"] == "callassist.report/1"
+    assert report["schema"] == "callassist.report/2"
     assert report["call"]["settings"]["source"] == "defaults"
     assert report["call"]["script_pack"]
 

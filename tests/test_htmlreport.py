@@ -28,6 +28,7 @@ from callassist.reporting.html import (
     write_batch_csv,
 )
 from callassist.replay import ReplayRequest, replay
+from callassist.reporting.report import CallReport
 
 TESTS = Path(__file__).parent
 CALLS = TESTS / "data" / "calls"
@@ -95,12 +96,12 @@ def parse(page: str) -> ParsedPage:
     return parsed
 
 
-def transcript_report(name: str, settings, pack) -> dict:
+def transcript_report(name: str, settings, pack) -> CallReport:
     return replay(ReplayRequest(transcript=CALLS / f"{name}.jsonl"), settings, pack)
 
 
 @pytest.fixture(scope="module")
-def sample_report(settings, pack) -> dict:
+def sample_report(settings, pack) -> CallReport:
     request = ReplayRequest(audio=SAMPLES / "sample_call.wav", transcript=SAMPLES / "sample_call.jsonl")
     return replay(request, settings, pack)
 
@@ -127,20 +128,20 @@ def test_call_page_is_well_formed_and_self_contained(source, sample_report, sett
 def test_timeline_has_a_marker_per_event_coloured_by_kind(sample_report):
     page = parse(call_report_html(sample_report))
     markers = page.find("g", "event", inside="timeline")
-    assert [m.classes[1] for m in markers] == [e["kind"] for e in sorted(sample_report["events"], key=lambda e: e["t"])]
+    assert [m.classes[1] for m in markers] == [e.kind for e in sorted(sample_report.events, key=lambda e: e.t)]
     tooltips = [m.text for m in markers]
-    forbidden = next(e for e in sample_report["events"] if e["id"] == "forbidden_phrase")
-    assert any("forbidden_phrase" in t and forbidden["heard"] in t for t in tooltips)
+    forbidden = next(e for e in sample_report.events if e.id == "forbidden_phrase")
+    assert any("forbidden_phrase" in t and forbidden.heard in t for t in tooltips)
     speech = page.find("rect", "speech", inside="timeline")
-    assert len(speech) == len(sample_report["utterances"])
-    assert len(page.find("tr", "utterance")) == len(sample_report["utterances"])
-    assert len(page.find("tr", "event-row", inside="transcript")) == len(sample_report["events"])
-    assert len(page.find("tr", "event-row", inside="events")) == len(sample_report["events"])
+    assert len(speech) == len(sample_report.utterances)
+    assert len(page.find("tr", "utterance")) == len(sample_report.utterances)
+    assert len(page.find("tr", "event-row", inside="transcript")) == len(sample_report.events)
+    assert len(page.find("tr", "event-row", inside="events")) == len(sample_report.events)
 
 
 def test_forbidden_phrases_are_marked_in_the_transcript(settings, pack):
     report = transcript_report("forbidden_agent", settings, pack)
-    heard = [e["heard"] for e in report["events"] if e["id"] == "forbidden_phrase"]
+    heard = [e.heard for e in report.events if e.id == "forbidden_phrase"]
     assert len(heard) == 4
     marks = [m.text for m in parse(call_report_html(report)).find("mark", "forbidden", inside="transcript")]
     assert [m.replace(" ", "") for m in marks] == [h.replace(" ", "") for h in heard]
@@ -165,7 +166,7 @@ def test_holds_are_a_band_on_the_timeline(settings, pack):
     report = transcript_report("long_hold", settings, pack)
     page = parse(call_report_html(report))
     bands = page.find("rect", "hold", inside="timeline")
-    assert len(bands) == len(report["checklist"]["hold"]["holds"]) == 2
+    assert len(bands) == len(report.checklist.hold.holds) == 2
     assert len(page.find("tr", inside="checklist")) >= 2 + 3  # the checklist rows and a row per hold
 
 
@@ -177,10 +178,10 @@ def test_overlapping_speech_is_marked(settings, pack):
 
 def test_call_without_text_says_the_timeline_shows_events_only(settings, pack):
     report = replay(ReplayRequest(audio=AUDIO_CALLS / "dead_air.wav"), settings, pack)
-    assert report["utterances"] == [] and report["events"]
+    assert report.utterances == () and report.events
     page = parse(call_report_html(report))
     assert page.find("rect", "speech") == []
-    assert len(page.find("g", "event", inside="timeline")) == len(report["events"])
+    assert len(page.find("g", "event", inside="timeline")) == len(report.events)
     assert "没有逐句文字" in page.section("timeline").text
 
 
@@ -201,11 +202,10 @@ def test_transcript_text_is_escaped(tmp_path, settings, pack):
 
 
 def test_header_shows_score_deductions_source_and_agent(sample_report):
-    report = json.loads(json.dumps(sample_report))
-    report["call"]["agent"] = "工号 302"
+    report = sample_report.with_source(agent="工号 302")
     header = parse(call_report_html(report)).find("header")[0]
-    assert str(report["score"]["value"]) in header.text and "工号 302" in header.text
-    assert all(d["id"] in header.text for d in report["score"]["deductions"])
+    assert str(report.score.value) in header.text and "工号 302" in header.text
+    assert all(d.event_id in header.text for d in report.score.deductions)
     assert "transcript" in header.text
 
 
@@ -213,12 +213,12 @@ def test_header_shows_score_deductions_source_and_agent(sample_report):
 
 
 @pytest.fixture(scope="module")
-def batch_reports(settings, pack) -> dict[str, dict]:
+def batch_reports(settings, pack) -> dict[str, CallReport]:
     names = ["forbidden_agent", "normal", "angry_dialect_hints", "long_hold", "dead_air", "silent"]
     return {name: transcript_report(name, settings, pack) for name in names}
 
 
-def rows_of(reports: dict[str, dict], agents: dict[str, str] | None = None, started: datetime | None = None) -> list[CallRow]:
+def rows_of(reports: dict[str, CallReport], agents: dict[str, str] | None = None, started: datetime | None = None) -> list[CallRow]:
     return [
         CallRow.from_report(report, name, f"calls/{name}.html", (agents or {}).get(name), started)
         for name, report in reports.items()

@@ -43,7 +43,7 @@ def test_screen_replay_raises_what_the_headless_replay_reports(settings, pack):
         live = [m.event for m in messages if isinstance(m, Raised)]
         request = ReplayRequest(audio=CALLS / f"{name}.wav", transcript=CALLS / f"{name}.jsonl" if with_text else None)
         report = replay(request, settings, pack)
-        assert event_keys(live) == sorted((e["id"], e.get("step"), e["t"]) for e in report["events"]), name
+        assert event_keys(live) == sorted((e.id, e.step, round(e.t, 2)) for e in report.events), name
 
 
 def test_ticks_carry_levels_and_the_silent_countdown(settings, pack):

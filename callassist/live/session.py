@@ -41,7 +41,7 @@ from callassist.live.messages import (
 )
 from callassist.live.sources import AudioBlock, AudioSource
 from callassist.recognition import ChannelRecognizer, RecognitionWorker, SpeechModel
-from callassist.reporting.report import CallSource, build_report, checklist, write_json_atomically
+from callassist.reporting.report import CallReport, CallSource, build_report, checklist, write_json_atomically
 from callassist.scriptpack import ScriptPack
 from callassist.settings import Settings
 from callassist.sources import heard_inputs
@@ -281,9 +281,10 @@ class CallSession:
         self._feed_engine(until=math.inf)
         end = max(call.fed.values(), default=0.0) + (call.start if self.options.replay else 0.0)
         self._deliver_events(call.engine.finish(max(end, call.engine.state.now)))
-        report = build_report(call.engine, self._call_source(call), call.utterances)
+        analyzer = next((a.settings for a in call.analyzers.values()), None)
+        report = build_report(call.engine, self._call_source(call), call.utterances, analyzer)
         report_path, recording_path = self._save(call, report)
-        total = report["score"]["value"]
+        total = report.score.value
         self.call = None
         self.deliver(CallEnded(report_path, total, recording_path))
 
@@ -300,7 +301,7 @@ class CallSession:
             notes=() if self.wiring.caller else ("no caller channel: caller-side situations were off",),
         )
 
-    def _save(self, call: CallInProgress, report: dict) -> tuple[str | None, str | None]:
+    def _save(self, call: CallInProgress, report: CallReport) -> tuple[str | None, str | None]:
         recording_path = None
         if call.recording is not None:
             call.recording.close()
@@ -308,7 +309,7 @@ class CallSession:
         if self.options.calls_dir is None:
             return None, recording_path
         path = self.options.calls_dir / f"call-{datetime.now():%Y%m%d-%H%M%S}.json"
-        write_json_atomically(path, report)
+        write_json_atomically(path, report.to_json())
         return str(path), recording_path
 
     def _open_recording_file(self):
@@ -454,10 +455,10 @@ class CallSession:
         check = checklist(call.engine)
         self.deliver(
             Checklist(
-                greeting=check["greeting"]["ok"],
-                closing={k: v is not None for k, v in check["closing"]["said"].items()},
-                holds=len(check["hold"]["holds"]),
-                hold_ok=check["hold"]["ok"],
+                greeting=check.greeting.ok,
+                closing={k: v is not None for k, v in check.closing.said.items()},
+                holds=len(check.hold.holds),
+                hold_ok=check.hold.ok,
             )
         )
 

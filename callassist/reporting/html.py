@@ -22,7 +22,19 @@ from string import Template
 from typing import Any
 from urllib.parse import quote
 
-from callassist.reporting.report import write_text_atomically
+from callassist.events import Event
+from callassist.inputs import Utterance
+from callassist.reporting.report import (
+    CallReport,
+    CallSource,
+    Checklist,
+    ClosingCheck,
+    HoldRecord,
+    Score,
+    TalkFigures,
+    UtteranceRecord,
+    write_text_atomically,
+)
 
 SPEAKER_LABELS = {"agent": "坐席", "caller": "客户"}
 KIND_LABELS = {"violation": "违规", "situation": "情况", "hint": "提示"}
@@ -243,9 +255,8 @@ def share_bar(speaker: str, share: float) -> str:
 # ---------------------------------------------------------------- one call: header
 
 
-def call_name(call: Mapping[str, Any]) -> str:
-    source = call.get("audio") or call.get("transcript") or "call"
-    return Path(source).stem
+def call_name(source: CallSource) -> str:
+    return Path(source.audio or source.transcript or "call").stem
 
 
 def text_from_label(text_from: str) -> str:
@@ -254,18 +265,18 @@ def text_from_label(text_from: str) -> str:
     return f"{TEXT_FROM_LABELS.get(text_from, text_from)}（{text_from}）"
 
 
-def call_facts(call: Mapping[str, Any]) -> str:
+def call_facts(call: CallSource) -> str:
     facts = [
-        ("音频", call.get("audio") or "—"),
-        ("文字稿", call.get("transcript") or "—"),
-        ("时长", f"{clock(call['duration'])}（{call['duration']:.1f} 秒）"),
-        ("文字来源", text_from_label(call["text_from"])),
-        ("语音活动来源", call["activity_from"]),
+        ("音频", call.audio or "—"),
+        ("文字稿", call.transcript or "—"),
+        ("时长", f"{clock(call.duration)}（{call.duration:.1f} 秒）"),
+        ("文字来源", text_from_label(call.text_from)),
+        ("语音活动来源", call.activity_from),
     ]
-    if call.get("started"):
-        facts.insert(2, ("日期", str(call["started"]).replace("T", " ")))
-    if call.get("agent"):
-        facts.insert(0, ("坐席", call["agent"]))
+    if call.started:
+        facts.insert(2, ("日期", str(call.started).replace("T", " ")))
+    if call.agent:
+        facts.insert(0, ("坐席", call.agent))
     return '<dl class="facts">' + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts) + "</dl>"
 
 
@@ -274,25 +285,24 @@ def score_class(value: int, start: int) -> str:
     return "good" if ratio >= 0.9 else "fair" if ratio >= 0.75 else "poor"
 
 
-def score_box(score: Mapping[str, Any]) -> str:
+def score_box(score: Score) -> str:
     items = [
-        f'<li><b>−{d["points"]}</b> <code>{esc(d["id"])}</code> <span class="time">{clock(d["t"])}</span></li>'
-        for d in score["deductions"]
+        f'<li><b>−{d.points}</b> <code>{esc(d.event_id)}</code> <span class="time">{clock(d.t)}</span></li>'
+        for d in score.deductions
     ] or ['<li class="muted">无扣分</li>']
     return (
-        f'<div class="score-box"><div class="score {score_class(score["value"], score["start"])}">'
-        f'{score["value"]}<small>/{score["start"]}</small></div>'
+        f'<div class="score-box"><div class="score {score_class(score.value, score.start)}">'
+        f'{score.value}<small>/{score.start}</small></div>'
         f'<ul class="deductions">{"".join(items)}</ul></div>'
     )
 
 
-def header_section(report: Mapping[str, Any], title: str) -> str:
-    call = report["call"]
-    notes = "".join(f'<p class="note">{esc(n)}</p>' for n in call.get("notes", []))
+def header_section(report: CallReport, title: str) -> str:
+    notes = "".join(f'<p class="note">{esc(n)}</p>' for n in report.source.notes)
     return (
-        f'<header class="page"><div><h1>{esc(title)}</h1>{call_facts(call)}{notes}'
-        f'<p class="muted">{esc(report.get("generator", ""))} · {esc(report.get("schema", ""))}</p></div>'
-        f"{score_box(report['score'])}</header>"
+        f'<header class="page"><div><h1>{esc(title)}</h1>{call_facts(report.source)}{notes}'
+        f'<p class="muted">{esc(report.generator)} · {esc(report.schema)}</p></div>'
+        f"{score_box(report.score)}</header>"
     )
 
 
@@ -347,24 +357,25 @@ def tick_step(duration: float) -> int:
     return 3600 * int(-(-minutes // 60))
 
 
-def speech_overlaps(utterances: Sequence[Mapping[str, Any]]) -> list[tuple[float, float]]:
+def speech_overlaps(utterances: Sequence[UtteranceRecord]) -> list[tuple[float, float]]:
     """Where an agent utterance and a caller utterance intersect."""
     # A sweep over start and end points: linear in the utterances plus the overlaps found
     # (pairing every agent utterance with every caller one is quadratic: minutes for long calls).
+    said = [record.utterance for record in utterances]
     points = []
-    for index, u in enumerate(utterances):
-        if u["speaker"] in ("agent", "caller") and u["end"] > u["start"]:
-            points += [(u["start"], 1, index), (u["end"], 0, index)]  # at one instant, ends first
-    speaking: dict[str, dict[int, Mapping[str, Any]]] = {"agent": {}, "caller": {}}
+    for index, u in enumerate(said):
+        if u.speaker in ("agent", "caller") and u.end > u.start:
+            points += [(u.start, 1, index), (u.end, 0, index)]  # at one instant, ends first
+    speaking: dict[str, dict[int, Utterance]] = {"agent": {}, "caller": {}}
     spans = []
     for _, is_start, index in sorted(points):
-        u = utterances[index]
+        u = said[index]
         if not is_start:
-            speaking[u["speaker"]].pop(index, None)
+            speaking[u.speaker].pop(index, None)
             continue
-        other = "caller" if u["speaker"] == "agent" else "agent"
-        spans += [(u["start"], min(u["end"], o["end"])) for o in speaking[other].values()]
-        speaking[u["speaker"]][index] = u
+        other = "caller" if u.speaker == "agent" else "agent"
+        spans += [(u.start, min(u.end, o.end)) for o in speaking[other].values()]
+        speaking[u.speaker][index] = u
     return sorted(spans)
 
 
@@ -380,24 +391,24 @@ def svg_lanes(scale: TimeScale) -> list[str]:
     return parts
 
 
-def svg_speech(utterances: Sequence[Mapping[str, Any]], scale: TimeScale) -> list[str]:
+def svg_speech(utterances: Sequence[UtteranceRecord], scale: TimeScale) -> list[str]:
     return [
-        f'<rect class="speech {esc(u["speaker"])}" x="{scale.x(u["start"]):.1f}" y="{LANE_Y[u["speaker"]] + 3}" '
-        f'width="{scale.width(u["start"], u["end"]):.1f}" height="{LANE_HEIGHT - 6}" rx="2">'
-        f'<title>{SPEAKER_LABELS[u["speaker"]]} {span_clock(u["start"], u["end"])}\n{esc(u["text"])}</title></rect>'
-        for u in utterances
-        if u["speaker"] in LANE_Y
+        f'<rect class="speech {esc(u.speaker)}" x="{scale.x(u.start):.1f}" y="{LANE_Y[u.speaker] + 3}" '
+        f'width="{scale.width(u.start, u.end):.1f}" height="{LANE_HEIGHT - 6}" rx="2">'
+        f'<title>{SPEAKER_LABELS[u.speaker]} {span_clock(u.start, u.end)}\n{esc(u.text)}</title></rect>'
+        for u in (record.utterance for record in utterances)
+        if u.speaker in LANE_Y
     ]
 
 
-def svg_holds(holds: Sequence[Mapping[str, Any]], scale: TimeScale) -> list[str]:
+def svg_holds(holds: Sequence[HoldRecord], scale: TimeScale) -> list[str]:
     parts = []
     for hold in holds:
-        end = hold["end"] if hold["end"] is not None else scale.duration
-        x = scale.x(hold["start"])
-        title = f"保持 {span_clock(hold['start'], end)}（{end - hold['start']:.1f} 秒）"
+        end = hold.end if hold.end is not None else scale.duration
+        x = scale.x(hold.start)
+        title = f"保持 {span_clock(hold.start, end)}（{end - hold.start:.1f} 秒）"
         parts.append(
-            f'<rect class="hold" x="{x:.1f}" y="{LANE_Y["agent"] - 4}" width="{scale.width(hold["start"], end):.1f}" '
+            f'<rect class="hold" x="{x:.1f}" y="{LANE_Y["agent"] - 4}" width="{scale.width(hold.start, end):.1f}" '
             f'height="{LANES_BOTTOM - LANE_Y["agent"] + 8}"><title>{esc(title)}</title></rect>'
             f'<text class="hold-label" x="{x + 3:.1f}" y="{LANE_Y["agent"] + LANE_HEIGHT + 3}">保持</text>'
         )
@@ -414,12 +425,12 @@ def svg_overlaps(overlaps: Sequence[tuple[float, float]], scale: TimeScale) -> l
     ]
 
 
-def event_tooltip(event: Mapping[str, Any]) -> str:
-    lines = [f"{KIND_LABELS.get(event['kind'], event['kind'])} {event['id']}", f"时间 {clock(event['t'])}"]
-    if "step" in event:
-        lines.append(f"第 {event['step']} 步")
-    if event.get("heard"):
-        lines.append(f"听到：{event['heard']}")
+def event_tooltip(event: Event) -> str:
+    lines = [f"{KIND_LABELS.get(event.kind, event.kind)} {event.id}", f"时间 {clock(event.t)}"]
+    if event.step is not None:
+        lines.append(f"第 {event.step} 步")
+    if event.heard:
+        lines.append(f"听到：{event.heard}")
     return "\n".join(lines)
 
 
@@ -434,20 +445,20 @@ def marker_rows(xs: Sequence[float]) -> list[int]:
     return rows
 
 
-def svg_events(events: Sequence[Mapping[str, Any]], scale: TimeScale) -> list[str]:
-    order = sorted(range(len(events)), key=lambda i: events[i]["t"])
-    rows = marker_rows([scale.x(events[i]["t"]) for i in order])
+def svg_events(events: Sequence[Event], scale: TimeScale) -> list[str]:
+    order = sorted(range(len(events)), key=lambda i: events[i].t)
+    rows = marker_rows([scale.x(events[i].t) for i in order])
     parts = []
     for i, row in zip(order, rows):
-        event, x, y = events[i], scale.x(events[i]["t"]), MARKER_ROWS[row]
+        event, x, y = events[i], scale.x(events[i].t), MARKER_ROWS[row]
         evidence = (
-            f'<rect class="evidence" x="{scale.x(event["start"]):.1f}" y="{y - 2}" '
-            f'width="{scale.width(event["start"], event["end"]):.1f}" height="4"/>'
-            if event["end"] > event["start"]
+            f'<rect class="evidence" x="{scale.x(event.start):.1f}" y="{y - 2}" '
+            f'width="{scale.width(event.start, event.end):.1f}" height="4"/>'
+            if event.end > event.start
             else ""
         )
         parts.append(
-            f'<a href="#event-{i}"><g class="event {esc(event["kind"])}"><title>{esc(event_tooltip(event))}</title>'
+            f'<a href="#event-{i}"><g class="event {esc(event.kind)}"><title>{esc(event_tooltip(event))}</title>'
             f'{evidence}<line x1="{x:.1f}" x2="{x:.1f}" y1="{y}" y2="{LANES_BOTTOM}"/>'
             f'<circle cx="{x:.1f}" cy="{y}" r="6"/></g></a>'
         )
@@ -465,18 +476,18 @@ def svg_axis(scale: TimeScale) -> list[str]:
     return ['<g class="axis">', *parts, "</g>"]
 
 
-def timeline_svg(report: Mapping[str, Any]) -> str:
-    duration = max(report["call"]["duration"], 1.0)
+def timeline_svg(report: CallReport) -> str:
+    duration = max(report.source.duration, 1.0)
     long_call = duration * PIXELS_PER_SECOND > SVG_WIDTH
     scale = TimeScale(duration, min(duration * PIXELS_PER_SECOND, MAX_SVG_WIDTH) if long_call else SVG_WIDTH)
-    utterances = report["utterances"]
+    utterances = report.utterances
     parts = [
         *svg_lanes(scale),
         *svg_speech(utterances, scale),
         *svg_overlaps(speech_overlaps(utterances), scale),
-        *svg_holds(report["checklist"]["hold"]["holds"], scale),
+        *svg_holds(report.checklist.hold.holds, scale),
         *svg_axis(scale),
-        *svg_events(report["events"], scale),
+        *svg_events(report.events, scale),
     ]
     size = f' style="width:{scale.svg_width:.0f}px"' if long_call else ""
     return (
@@ -496,8 +507,8 @@ def legend() -> str:
     return f'<ul class="legend">{entries}{hint}</ul>'
 
 
-def timeline_section(report: Mapping[str, Any]) -> str:
-    note = "" if report["utterances"] else f'<p class="note">{esc(NO_UTTERANCES_NOTE)}</p>'
+def timeline_section(report: CallReport) -> str:
+    note = "" if report.utterances else f'<p class="note">{esc(NO_UTTERANCES_NOTE)}</p>'
     return section("timeline", "时间轴", f'{note}<div class="timeline-wrap">{timeline_svg(report)}</div>{legend()}')
 
 
@@ -534,73 +545,74 @@ def highlighted(text: str, spans: Iterable[tuple[int, int]]) -> str:
     return "".join(out)
 
 
-def forbidden_spans(utterance: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> list[tuple[int, int]]:
+def forbidden_spans(utterance: Utterance, events: Sequence[Event]) -> list[tuple[int, int]]:
     spans = []
     for event in events:
-        if event["id"] != "forbidden_phrase" or not event.get("heard"):
+        if event.id != "forbidden_phrase" or not event.heard:
             continue
-        if event.get("speaker", utterance["speaker"]) != utterance["speaker"]:
+        if (event.speaker or utterance.speaker) != utterance.speaker:
             continue
-        if utterance["start"] - HIGHLIGHT_MARGIN <= event["t"] <= utterance["end"] + HIGHLIGHT_MARGIN:
-            span = phrase_span(utterance["text"], event["heard"])
+        if utterance.start - HIGHLIGHT_MARGIN <= event.t <= utterance.end + HIGHLIGHT_MARGIN:
+            span = phrase_span(utterance.text, event.heard)
             spans += [span] if span else []
     return spans
 
 
-def utterance_levels(utterance: Mapping[str, Any]) -> str:
+def utterance_levels(record: UtteranceRecord) -> str:
     parts = []
-    if utterance.get("level_dbfs") is not None:
-        parts.append(f"{utterance['level_dbfs']:.1f} dBFS")
-    if utterance.get("snr_db") is not None:
-        parts.append(f"SNR {utterance['snr_db']:.1f} dB")
+    if record.level_dbfs is not None:
+        parts.append(f"{record.level_dbfs:.1f} dBFS")
+    if record.snr_db is not None:
+        parts.append(f"SNR {record.snr_db:.1f} dB")
     return "<br>".join(parts)
 
 
-def utterance_row(utterance: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> str:
-    speaker = utterance["speaker"]
-    text = highlighted(utterance["text"], forbidden_spans(utterance, events))
+def utterance_row(record: UtteranceRecord, events: Sequence[Event]) -> str:
+    utterance = record.utterance
+    speaker = utterance.speaker
+    text = highlighted(utterance.text, forbidden_spans(utterance, events))
     return (
-        f'<tr class="utterance {esc(speaker)}"><td class="time">{span_clock(utterance["start"], utterance["end"])}</td>'
+        f'<tr class="utterance {esc(speaker)}"><td class="time">{span_clock(utterance.start, utterance.end)}</td>'
         f'<td>{speaker_badge(speaker)}</td><td class="text">{text}</td>'
-        f'<td class="num muted">{utterance_levels(utterance)}</td></tr>'
+        f'<td class="num muted">{utterance_levels(record)}</td></tr>'
     )
 
 
-def event_lines(event: Mapping[str, Any], keys: Sequence[str] = ("say", "heard", "detail")) -> str:
-    """One line per present key (class = key); a detail that only repeats `heard` is left out."""
-    shown = [k for k in keys if event.get(k) and not (k == "detail" and event[k] == event.get("heard"))]
-    return "".join(f'<div class="{k}">{esc(event[k])}</div>' for k in shown)
+def event_lines(event: Event, keys: Sequence[str] = ("say", "heard", "detail")) -> str:
+    """One line per present field (class = its name); a detail that only repeats `heard` is left out."""
+    values = {k: getattr(event, k) for k in keys}
+    shown = [k for k in keys if values[k] and not (k == "detail" and values[k] == event.heard)]
+    return "".join(f'<div class="{k}">{esc(values[k])}</div>' for k in shown)
 
 
-def event_summary(event: Mapping[str, Any]) -> str:
+def event_summary(event: Event) -> str:
     """The event's id and step, then the line to say, what was heard and why."""
-    step = f" 第 {event['step']} 步" if "step" in event else ""
-    return f"<code>{esc(event['id'])}</code>{step}{event_lines(event)}"
+    step = f" 第 {event.step} 步" if event.step is not None else ""
+    return f"<code>{esc(event.id)}</code>{step}{event_lines(event)}"
 
 
-def event_row(event: Mapping[str, Any]) -> str:
-    kind = esc(event["kind"])
+def event_row(event: Event) -> str:
+    kind = esc(event.kind)
     return (
-        f'<tr class="event-row {kind}"><td class="time">{clock(event["t"])}</td><td>{kind_badge(event["kind"])}</td>'
+        f'<tr class="event-row {kind}"><td class="time">{clock(event.t)}</td><td>{kind_badge(event.kind)}</td>'
         f'<td class="text">{event_summary(event)}</td><td></td></tr>'
     )
 
 
-def transcript_section(report: Mapping[str, Any]) -> str:
-    utterances, events = report["utterances"], report["events"]
+def transcript_section(report: CallReport) -> str:
+    utterances, events = report.utterances, report.events
     if not utterances:
         return section("transcript", "通话文字", f'<p class="muted">{esc(NO_TEXT_NOTE)}</p>')
     # Each utterance is given only the forbidden-phrase events near it (found by bisection):
     # linear in utterances and events, however long the call.
-    forbidden = sorted((e for e in events if e["id"] == "forbidden_phrase" and e.get("heard")), key=lambda e: e["t"])
-    times = [e["t"] for e in forbidden]
-    timed = [
-        (u["start"], 0, utterance_row(u, forbidden[
-            bisect_left(times, u["start"] - HIGHLIGHT_MARGIN) : bisect_right(times, u["end"] + HIGHLIGHT_MARGIN)
-        ]))
-        for u in utterances
-    ]
-    timed += [(e["t"], 1, event_row(e)) for e in events]
+    forbidden = sorted((e for e in events if e.id == "forbidden_phrase" and e.heard), key=lambda e: e.t)
+    times = [e.t for e in forbidden]
+    timed = []
+    for record in utterances:
+        u = record.utterance
+        near = forbidden[bisect_left(times, u.start - HIGHLIGHT_MARGIN) : bisect_right(times, u.end + HIGHLIGHT_MARGIN)]
+        timed.append((u.start, 0, utterance_row(record, near)))
+    timed += [(e.t, 1, event_row(e)) for e in events]
     rows = [row for _, _, row in sorted(timed, key=lambda item: item[:2])]
     headers = ["时间", "说话人", "内容", "音量 / 信噪比"]
     return section("transcript", "通话文字", table(headers, rows, "transcript", numeric=(3,)))
@@ -609,72 +621,69 @@ def transcript_section(report: Mapping[str, Any]) -> str:
 # ---------------------------------------------------------------- one call: events, checklist, talk
 
 
-def events_section(events: Sequence[Mapping[str, Any]]) -> str:
+def events_section(events: Sequence[Event]) -> str:
     if not events:
         return section("events", "事件", '<p class="muted">没有事件。</p>')
     rows = []
     for i, event in enumerate(events):
         lines = event_lines(event, ("say", "heard", "detail", "advice"))
         rows.append(
-            f'<tr id="event-{i}" class="event-row {esc(event["kind"])}"><td class="time">{clock(event["t"])}</td>'
-            f'<td>{kind_badge(event["kind"])}</td><td><code>{esc(event["id"])}</code></td>'
-            f'<td class="num">{esc(event.get("step", ""))}</td><td>{speaker_badge(event.get("speaker"))}</td>'
+            f'<tr id="event-{i}" class="event-row {esc(event.kind)}"><td class="time">{clock(event.t)}</td>'
+            f'<td>{kind_badge(event.kind)}</td><td><code>{esc(event.id)}</code></td>'
+            f'<td class="num">{esc(event.step if event.step is not None else "")}</td><td>{speaker_badge(event.speaker)}</td>'
             f'<td class="text">{lines}</td></tr>'
         )
     headers = ["时间", "类型", "事件", "步骤", "说话人", "应说 / 说明"]
     return section("events", "事件", table(headers, rows, "events", numeric=(3,)))
 
 
-def closing_detail(closing: Mapping[str, Any]) -> str:
-    said = [
-        f"{esc(CLOSING_LABELS.get(key, key))}：{time_or(t, NOT_SAID)}" for key, t in closing["said"].items()
-    ]
-    if closing.get("waived_by"):
-        said.append(f"免除（由 <code>{esc(closing['waived_by'])}</code> 结束通话）")
+def closing_detail(closing: ClosingCheck) -> str:
+    said = [f"{esc(CLOSING_LABELS.get(key, key))}：{time_or(t, NOT_SAID)}" for key, t in closing.said.items()]
+    if closing.waived_by:
+        said.append(f"免除（由 <code>{esc(closing.waived_by)}</code> 结束通话）")
     return "<br>".join(said)
 
 
-def hold_rows(holds: Sequence[Mapping[str, Any]]) -> list[str]:
+def hold_rows(holds: Sequence[HoldRecord]) -> list[str]:
     rows = []
     for hold in holds:
-        end = hold["end"]
-        length = f"{end - hold['start']:.1f} 秒" if end is not None else "未回来"
+        length = f"{hold.end - hold.start:.1f} 秒" if hold.end is not None else "未回来"
         rows.append(
-            f'<tr><td>{time_or(hold["start"])}</td><td>{time_or(end)}</td>'
-            f'<td class="num">{length}</td><td>{verdict(hold["returned_with_thanks"], "—")}</td>'
-            f'<td>{TOO_LONG_MARK if hold["too_long"] else "否"}</td></tr>'
+            f'<tr><td>{time_or(hold.start)}</td><td>{time_or(hold.end)}</td>'
+            f'<td class="num">{length}</td><td>{verdict(hold.returned_with_thanks, "—")}</td>'
+            f'<td>{TOO_LONG_MARK if hold.too_long else "否"}</td></tr>'
         )
     return rows
 
 
-def checklist_section(checklist: Mapping[str, Any]) -> str:
-    greeting, closing, hold = checklist["greeting"], checklist["closing"], checklist["hold"]
+def checklist_section(checklist: Checklist) -> str:
+    greeting, closing, hold = checklist.greeting, checklist.closing, checklist.hold
     summary = [
-        f"<tr><th>开场问候</th><td>{verdict(greeting['ok'])}</td><td>{time_or(greeting['t'])}</td></tr>",
-        f"<tr><th>结束语</th><td>{verdict(closing['ok'])}</td><td>{closing_detail(closing)}</td></tr>",
-        f"<tr><th>保持</th><td>{verdict(hold['ok'])}</td><td>{len(hold['holds'])} 次</td></tr>",
+        f"<tr><th>开场问候</th><td>{verdict(greeting.ok)}</td><td>{time_or(greeting.t)}</td></tr>",
+        f"<tr><th>结束语</th><td>{verdict(closing.ok)}</td><td>{closing_detail(closing)}</td></tr>",
+        f"<tr><th>保持</th><td>{verdict(hold.ok)}</td><td>{len(hold.holds)} 次</td></tr>",
     ]
     body = f'<table class="checklist"><tbody>{"".join(summary)}</tbody></table>'
-    if hold["holds"]:
+    if hold.holds:
         headers = ["开始", "结束", "时长", "回来致谢", "超时"]
-        body += "<h3>保持记录</h3>" + table(headers, hold_rows(hold["holds"]), "holds", numeric=(2,))
+        body += "<h3>保持记录</h3>" + table(headers, hold_rows(hold.holds), "holds", numeric=(2,))
     return section("checklist", "检查项", body)
 
 
-def talk_section(talk: Mapping[str, Any]) -> str:
+def talk_section(talk: TalkFigures) -> str:
     rows = [
-        f'<tr><td>{speaker_badge(speaker)}</td><td class="num">{seconds_text(figures["talk_time"])}</td>'
-        f'<td>{share_bar(speaker, figures["talk_share"])}</td>'
-        f'<td class="num">{db_text(figures.get("level_dbfs"), "dBFS")}</td>'
-        f'<td class="num">{db_text(figures.get("noise_floor_dbfs"), "dBFS")}</td>'
-        f'<td class="num">{db_text(figures.get("snr_db"), "dB")}</td></tr>'
-        for speaker, figures in talk["speakers"].items()
+        f'<tr><td>{speaker_badge(speaker)}</td><td class="num">{seconds_text(figures.talk_time)}</td>'
+        f'<td>{share_bar(speaker, figures.talk_share)}</td>'
+        f'<td class="num">{db_text(figures.level_dbfs, "dBFS")}</td>'
+        f'<td class="num">{db_text(figures.noise_floor_dbfs, "dBFS")}</td>'
+        f'<td class="num">{db_text(figures.snr_db, "dB")}</td></tr>'
+        for speaker, figures in talk.speakers.items()
     ]
     facts = [
-        ("通话时长", seconds_text(talk["duration"])),
-        ("无人讲话（不含保持）", f"{seconds_text(talk['non_talk_time'])}（{percent(talk['non_talk_share'])}）"),
-        ("重叠（同时讲话）", seconds_text(talk["overlap_time"])),
-        ("打断次数", str(talk["interruptions"])),
+        ("通话时长", seconds_text(talk.duration)),
+        ("无人讲话（不含保持）", f"{seconds_text(talk.non_talk_time)}（{percent(talk.non_talk_share)}）"),
+        ("重叠（同时讲话）", seconds_text(talk.overlap_time)),
+        ("打断次数", str(talk.interruptions)),
     ]
     facts_html = '<dl class="facts">' + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts) + "</dl>"
     headers = ["说话人", "讲话时长", "占比", "平均音量", "底噪", "信噪比"]
@@ -682,20 +691,20 @@ def talk_section(talk: Mapping[str, Any]) -> str:
     return section("talk", "讲话统计", speakers + facts_html)
 
 
-def call_report_html(report: Mapping[str, Any], title: str | None = None) -> str:
-    """One call's QA page from its report (schema callassist.report/1): header with the score,
-    the timeline picture, the transcript with forbidden phrases marked, events, checklist and
-    talk figures. `title` defaults to the call's file name. Optional keys a batch may add to
-    the report's `call`: `agent` and `started` (ISO datetime), shown in the header."""
-    heading = title or f"通话质检 · {call_name(report['call'])}"
+def call_report_html(report: CallReport, title: str | None = None) -> str:
+    """One call's QA page from its report: header with the score, the timeline picture, the
+    transcript with forbidden phrases marked, events, checklist and talk figures. `title`
+    defaults to the call's file name. A batch's `agent` and `started` (ISO datetime) of the
+    call's source are shown in the header."""
+    heading = title or f"通话质检 · {call_name(report.source)}"
     body = "\n".join(
         [
             header_section(report, heading),
             timeline_section(report),
             transcript_section(report),
-            events_section(report["events"]),
-            checklist_section(report["checklist"]),
-            talk_section(report["talk"]),
+            events_section(report.events),
+            checklist_section(report.checklist),
+            talk_section(report.talk),
         ]
     )
     return page(heading, body)
@@ -725,26 +734,26 @@ class CallRow:
 
     @classmethod
     def from_report(
-        cls, report: Mapping[str, Any], name: str, html_path: str, agent: str | None, started: datetime | None
+        cls, report: CallReport, name: str, html_path: str, agent: str | None, started: datetime | None
     ) -> CallRow:
         """Counts per event id and the complaint flag from the report. `agent` defaults to the
-        report's `call.agent` when None; a complaint's follow-up is due 72 h after `started`
+        report source's agent when None; a complaint's follow-up is due 72 h after `started`
         (None when the start is not known: the page then says "72 h after the call")."""
-        events = report["events"]
-        speakers = report["talk"]["speakers"]
-        complaint = any(e["id"] == "angry_caller" for e in events)
+        events = report.events
+        speakers = report.talk.speakers
+        complaint = any(e.id == "angry_caller" for e in events)
         return cls(
             name=name,
             html_path=html_path,
-            audio=report["call"]["audio"],
-            agent=agent if agent is not None else report["call"].get("agent"),
-            duration=report["call"]["duration"],
-            score=report["score"]["value"],
-            counts=dict(Counter(e["id"] for e in events)),
-            violations=dict(Counter(e["id"] for e in events if e["kind"] == "violation")),
-            talk_share_agent=speakers.get("agent", {}).get("talk_share", 0.0),
-            talk_share_caller=speakers.get("caller", {}).get("talk_share", 0.0),
-            non_talk_time=report["talk"]["non_talk_time"],
+            audio=report.source.audio,
+            agent=agent if agent is not None else report.source.agent,
+            duration=report.source.duration,
+            score=report.score.value,
+            counts=dict(Counter(e.id for e in events)),
+            violations=dict(Counter(e.id for e in events if e.kind == "violation")),
+            talk_share_agent=speakers["agent"].talk_share if "agent" in speakers else 0.0,
+            talk_share_caller=speakers["caller"].talk_share if "caller" in speakers else 0.0,
+            non_talk_time=report.talk.non_talk_time,
             complaint=complaint,
             follow_up_due=iso(started + FOLLOW_UP) if complaint and started else None,
             started=iso(started) if started else None,

@@ -156,7 +156,7 @@ _STREAM_JOINER = " "  # between one speaker's utterances: a separator, so runs c
 
 
 def mask_report(report: dict[str, Any]) -> dict[str, Any]:
-    """A masked copy of a `callassist.report/1` report. Utterance texts and words are masked per
+    """A masked copy of a report's JSON (`CallReport.to_json`). Utterance texts and words are masked per
     speaker over the whole call (a number split across utterances is found whole); words keep
     their lengths (and so their timings). Every other string of the report (what events heard,
     paths, the call's name) is masked too. The input is not changed."""

@@ -1,24 +1,35 @@
-"""The QA report of one call: schema `callassist.report/1` (see docs/report-schema.md)."""
+"""The QA report of one call, as typed objects: schema `callassist.report/2`
+(see docs/report-schema.md).
+
+`build_report` makes a `CallReport` from an engine that has finished a call; `to_json` is its one
+JSON form and `CallReport.from_json` reads it back (batch summaries, evaluation). The HTML page,
+the CSV, the text summary and `callassist eval` all read these objects.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from callassist import __version__
+from callassist.audio.features import AnalyzerSettings
 from callassist.detectors.closing import ClosingDetector
 from callassist.detectors.greeting import GreetingDetector
 from callassist.detectors.hold import HoldDetector, HoldVerdict
 from callassist.engine import Engine
 from callassist.events import Event
-from callassist.inputs import Utterance
+from callassist.inputs import Utterance, Word
+from callassist.settings import Settings
+from callassist.reporting import SCHEMA
 from callassist.transcript import utterance_to_json
 
-SCHEMA = "callassist.report/1"
+
+def _r(value: float | None) -> float | None:
+    return round(value, 2) if value is not None else None
 
 
 @dataclass(frozen=True)
@@ -32,6 +43,113 @@ class CallSource:
     text_from: str = "transcript"  # "transcript", "vosk:<model>" or "none"
     activity_from: str = "transcript"  # "transcript" or "audio"
     notes: tuple[str, ...] = ()
+    name: str | None = None  # batch: the call's name, agent, start (ISO) and fingerprint
+    agent: str | None = None
+    started: str | None = None
+    fingerprint: str | None = None
+    masked: tuple[str, ...] = ()  # the kinds of numbers masked, when masked
+
+
+@dataclass(frozen=True)
+class UtteranceRecord:
+    """One utterance of the call's text, with its level and SNR when audio was analysed."""
+
+    utterance: Utterance
+    level_dbfs: float | None = None
+    snr_db: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        levels = {"level_dbfs": self.level_dbfs, "snr_db": self.snr_db}
+        return utterance_to_json(self.utterance) | {k: v for k, v in levels.items() if v is not None}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> UtteranceRecord:
+        words = tuple(Word(w["word"], w["start"], w["end"], w.get("conf")) for w in data.get("words", ()))
+        utterance = Utterance(data["speaker"], data["start"], data["end"], data["text"], words)
+        return cls(utterance, data.get("level_dbfs"), data.get("snr_db"))
+
+
+@dataclass(frozen=True)
+class GreetingCheck:
+    ok: bool | None  # None: not judged (no text)
+    t: float | None
+
+
+@dataclass(frozen=True)
+class ClosingCheck:
+    ok: bool | None
+    said: dict[str, float | None]  # closing line id -> when said
+    waived_by: str | None  # the situation whose script ended the call
+
+
+@dataclass(frozen=True)
+class HoldRecord:
+    start: float
+    end: float | None
+    returned_with_thanks: bool | None
+    too_long: bool
+
+
+@dataclass(frozen=True)
+class HoldCheck:
+    ok: bool
+    holds: tuple[HoldRecord, ...]
+
+
+@dataclass(frozen=True)
+class Checklist:
+    greeting: GreetingCheck
+    closing: ClosingCheck
+    hold: HoldCheck
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Checklist:
+        hold = data["hold"]
+        return cls(
+            GreetingCheck(**data["greeting"]),
+            ClosingCheck(**data["closing"]),
+            HoldCheck(hold["ok"], tuple(HoldRecord(**h) for h in hold["holds"])),
+        )
+
+
+@dataclass(frozen=True)
+class SpeakerTalk:
+    talk_time: float
+    talk_share: float
+    level_dbfs: float | None = None  # from audio only
+    noise_floor_dbfs: float | None = None
+    snr_db: float | None = None
+
+
+@dataclass(frozen=True)
+class TalkFigures:
+    duration: float
+    non_talk_time: float
+    non_talk_share: float
+    overlap_time: float
+    interruptions: int
+    speakers: dict[str, SpeakerTalk]
+    from_audio: bool  # levels, noise floors and SNRs were measured
+
+    def to_json(self) -> dict[str, Any]:
+        speakers = {}
+        for speaker, figures in self.speakers.items():
+            entry = asdict(figures)
+            if not self.from_audio:
+                entry = {"talk_time": entry["talk_time"], "talk_share": entry["talk_share"]}
+            speakers[speaker] = entry
+        return {
+            "duration": self.duration, "non_talk_time": self.non_talk_time,
+            "non_talk_share": self.non_talk_share, "overlap_time": self.overlap_time,
+            "interruptions": self.interruptions, "speakers": speakers,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TalkFigures:
+        speakers = {s: SpeakerTalk(**figures) for s, figures in data["speakers"].items()}
+        from_audio = any("level_dbfs" in figures for figures in data["speakers"].values())
+        fields_ = {k: data[k] for k in ("duration", "non_talk_time", "non_talk_share", "overlap_time", "interruptions")}
+        return cls(**fields_, speakers=speakers, from_audio=from_audio)
 
 
 @dataclass(frozen=True)
@@ -41,12 +159,125 @@ class Deduction:
     points: int
 
 
-def score(events: list[Event], start: int, deductions: dict[str, int]) -> tuple[int, list[Deduction]]:
-    taken = [Deduction(e.id, e.t, deductions[e.id]) for e in events if deductions.get(e.id)]
-    return max(0, start - sum(d.points for d in taken)), taken
+@dataclass(frozen=True)
+class Score:
+    value: int
+    start: int
+    deductions: tuple[Deduction, ...]
 
 
-def checklist(engine: Engine) -> dict[str, Any]:
+def score(events: list[Event], start: int, deductions: dict[str, int]) -> Score:
+    taken = tuple(Deduction(e.id, e.t, deductions[e.id]) for e in events if deductions.get(e.id))
+    return Score(max(0, start - sum(d.points for d in taken)), start, taken)
+
+
+@dataclass(frozen=True)
+class CallReport:
+    source: CallSource
+    settings: Settings
+    analyzer: AnalyzerSettings | None  # None when no audio was analysed
+    script_pack: tuple[str, ...]
+    withdrawn_flags: int
+    utterances: tuple[UtteranceRecord, ...]
+    events: tuple[Event, ...]
+    checklist: Checklist
+    talk: TalkFigures
+    score: Score
+    generator: str = f"callassist {__version__}"
+    schema: str = SCHEMA
+
+    @property
+    def name(self) -> str:
+        """The call's name: its batch name, else its audio or transcript file's stem."""
+        if self.source.name:
+            return self.source.name
+        return Path(self.source.audio or self.source.transcript or "call").stem
+
+    def with_source(self, **changes: Any) -> CallReport:
+        return replace(self, source=replace(self.source, **changes))
+
+    def to_json(self) -> dict[str, Any]:
+        source = self.source
+        call: dict[str, Any] = {
+            "audio": source.audio,
+            "transcript": source.transcript,
+            "duration": round(source.duration, 2),
+            "channel_map": dict(source.channel_map),
+            "text_from": source.text_from,
+            "activity_from": source.activity_from,
+            "notes": list(source.notes),
+            "withdrawn_flags": self.withdrawn_flags,
+            "script_pack": list(self.script_pack),
+            "settings": self.settings.to_json(),
+            "analyzer": asdict(self.analyzer) if self.analyzer is not None else None,
+        }
+        for key in ("name", "agent", "started", "fingerprint"):
+            if getattr(source, key) is not None:
+                call[key] = getattr(source, key)
+        if source.masked:
+            call["masked"] = list(source.masked)
+        check = self.checklist
+        return {
+            "schema": self.schema,
+            "generator": self.generator,
+            "call": call,
+            "utterances": [u.to_json() for u in self.utterances],
+            "events": [e.to_json() for e in self.events],
+            "checklist": {
+                "greeting": {"ok": check.greeting.ok, "t": _r(check.greeting.t)},
+                "closing": {
+                    "ok": check.closing.ok,
+                    "said": {k: _r(v) for k, v in check.closing.said.items()},
+                    "waived_by": check.closing.waived_by,
+                },
+                "hold": {
+                    "ok": check.hold.ok,
+                    "holds": [
+                        {"start": _r(h.start), "end": _r(h.end), "returned_with_thanks": h.returned_with_thanks, "too_long": h.too_long}
+                        for h in check.hold.holds
+                    ],
+                },
+            },
+            "talk": self.talk.to_json(),
+            "score": {
+                "value": self.score.value,
+                "start": self.score.start,
+                "deductions": [{"id": d.event_id, "t": round(d.t, 2), "points": d.points} for d in self.score.deductions],
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CallReport:
+        """A report read back from its JSON (schema callassist.report/2)."""
+        if data.get("schema") != SCHEMA:
+            raise ValueError(f"not a {SCHEMA} report (schema: {data.get('schema')!r})")
+        call = data["call"]
+        source = CallSource(
+            audio=call["audio"], transcript=call["transcript"], duration=call["duration"],
+            channel_map=call["channel_map"], text_from=call["text_from"], activity_from=call["activity_from"],
+            notes=tuple(call["notes"]), name=call.get("name"), agent=call.get("agent"),
+            started=call.get("started"), fingerprint=call.get("fingerprint"), masked=tuple(call.get("masked", ())),
+        )
+        score_data = data["score"]
+        return cls(
+            source=source,
+            settings=Settings.from_json(call["settings"]),
+            analyzer=AnalyzerSettings(**call["analyzer"]) if call.get("analyzer") else None,
+            script_pack=tuple(call["script_pack"]),
+            withdrawn_flags=call["withdrawn_flags"],
+            utterances=tuple(UtteranceRecord.from_json(u) for u in data["utterances"]),
+            events=tuple(Event(**e) for e in data["events"]),
+            checklist=Checklist.from_json(data["checklist"]),
+            talk=TalkFigures.from_json(data["talk"]),
+            score=Score(
+                score_data["value"], score_data["start"],
+                tuple(Deduction(d["id"], d["t"], d["points"]) for d in score_data["deductions"]),
+            ),
+            generator=data["generator"],
+        )
+
+
+def checklist(engine: Engine) -> Checklist:
     greeting = engine.detector(GreetingDetector)
     closing = engine.detector(ClosingDetector)
     hold = engine.detector(HoldDetector)
@@ -56,55 +287,61 @@ def checklist(engine: Engine) -> dict[str, Any]:
     holds = []
     for index, held in enumerate(engine.state.phase.holds):
         verdict = hold.verdicts[index] if index < len(hold.verdicts) else HoldVerdict()
-        holds.append({
-            "start": round(held.start, 2),
-            "end": round(held.end, 2) if held.end is not None else None,
-            "returned_with_thanks": verdict.returned_with_thanks,
-            "too_long": verdict.too_long,
-        })
-    return {
-        "greeting": {"ok": bool(greeting.greeted) if judged else None, "t": greeting.greeted_at},
-        "closing": {
-            "ok": (bool(waived_by) or all(i in closing.said for i in closing_ids)) if judged else None,
-            "said": {i: (round(closing.said[i], 2) if i in closing.said else None) for i in closing_ids},
-            "waived_by": waived_by,
-        },
-        "hold": {
-            "ok": all(h["returned_with_thanks"] is not False and not h["too_long"] for h in holds),
-            "holds": holds,
-        },
-    }
+        holds.append(HoldRecord(held.start, held.end, verdict.returned_with_thanks, verdict.too_long))
+    return Checklist(
+        greeting=GreetingCheck(bool(greeting.greeted) if judged else None, greeting.greeted_at),
+        closing=ClosingCheck(
+            ok=(bool(waived_by) or all(i in closing.said for i in closing_ids)) if judged else None,
+            said={i: closing.said.get(i) for i in closing_ids},
+            waived_by=waived_by,
+        ),
+        hold=HoldCheck(
+            ok=all(h.returned_with_thanks is not False and not h.too_long for h in holds),
+            holds=tuple(holds),
+        ),
+    )
 
 
-def build_report(engine: Engine, source: CallSource, utterances: list[Utterance]) -> dict[str, Any]:
+def talk_figures(engine: Engine, duration: float) -> TalkFigures:
+    stats = engine.stats
+    total_talk = sum(stats.talk.values()) or 1.0
+    speakers = {}
+    for speaker, talk in stats.talk.items():
+        levels = stats.speaker_levels(speaker) if stats.has_levels else (None, None, None)
+        speakers[speaker] = SpeakerTalk(round(talk, 2), round(talk / total_talk, 3), *levels)
+    return TalkFigures(
+        duration=round(duration, 2),
+        non_talk_time=round(stats.non_talk, 2),
+        non_talk_share=round(stats.non_talk / duration, 3) if duration else 0.0,
+        overlap_time=round(stats.overlap, 2),
+        interruptions=sum(1 for e in engine.events if e.id == "crosstalk"),
+        speakers=speakers,
+        from_audio=stats.has_levels,
+    )
+
+
+def build_report(
+    engine: Engine,
+    source: CallSource,
+    utterances: list[Utterance],
+    analyzer: AnalyzerSettings | None = None,
+) -> CallReport:
+    """The report of a finished call. `analyzer`: the audio analyser's settings, when audio
+    was analysed (the report states every setting a verdict depended on)."""
     settings = engine.settings
-    total, taken = score(engine.events, settings.score.start, settings.score.deductions)
-    return {
-        "schema": SCHEMA,
-        "generator": f"callassist {__version__}",
-        "call": {
-            "audio": source.audio,
-            "transcript": source.transcript,
-            "duration": round(source.duration, 2),
-            "channel_map": source.channel_map,
-            "text_from": source.text_from,
-            "activity_from": source.activity_from,
-            "notes": list(source.notes),
-            "withdrawn_flags": len(engine.withdrawn),
-            "script_pack": list(engine.pack.sources),
-            "settings": settings.to_json(),
-        },
-        "utterances": [utterance_to_json(u) | engine.stats.utterance_levels(u) for u in utterances],
-        "events": [e.to_json() for e in engine.events],
-        "checklist": checklist(engine),
-        "talk": engine.stats.to_json(source.duration)
-        | {"interruptions": sum(1 for e in engine.events if e.id == "crosstalk")},
-        "score": {
-            "value": total,
-            "start": settings.score.start,
-            "deductions": [{"id": d.event_id, "t": round(d.t, 2), "points": d.points} for d in taken],
-        },
-    }
+    levels = [engine.stats.utterance_levels(u) for u in utterances]
+    return CallReport(
+        source=source,
+        settings=settings,
+        analyzer=analyzer,
+        script_pack=tuple(engine.pack.sources),
+        withdrawn_flags=len(engine.withdrawn),
+        utterances=tuple(UtteranceRecord(u, *level) for u, level in zip(utterances, levels)),
+        events=tuple(engine.events),
+        checklist=checklist(engine),
+        talk=talk_figures(engine, source.duration),
+        score=score(engine.events, settings.score.start, settings.score.deductions),
+    )
 
 
 def write_text_atomically(path: Path, text: str) -> None:
@@ -130,41 +367,3 @@ def write_json_atomically(path: Path, data: Any) -> None:
 def format_time(seconds: float) -> str:
     minutes, rest = divmod(seconds, 60)
     return f"{int(minutes):02d}:{rest:05.2f}"
-
-
-def summary_text(report: dict[str, Any]) -> str:
-    """A readable summary for the terminal."""
-    call = report["call"]
-    lines = [
-        f"Call: {call['audio'] or call['transcript']}  ({format_time(call['duration'])}, text from {call['text_from']})",
-        f"Score: {report['score']['value']}/{report['score']['start']}",
-        "",
-    ]
-    if not report["events"]:
-        lines.append("No events.")
-    for e in report["events"]:
-        head = f"{format_time(e['t'])}  {e['kind']:<9} {e['id']}"
-        if e.get("step"):
-            head += f" (step {e['step']})"
-        if e.get("speaker"):
-            head += f" [{e['speaker']}]"
-        lines.append(head)
-        if e.get("heard"):
-            lines.append(f"           heard: 「{e['heard']}」" + (f" score {e['score']}" if "score" in e else ""))
-        if e.get("detail"):
-            lines.append(f"           {e['detail']}")
-        if e.get("say"):
-            lines.append(f"           say: {e['say']}")
-    check = report["checklist"]
-    lines += [
-        "",
-        "Checklist: greeting " + _verdict(check["greeting"]["ok"], "MISSING")
-        + ", closing " + _verdict(check["closing"]["ok"], "MISSING")
-        + ", hold " + ("ok" if check["hold"]["ok"] else "NOT OK")
-        + f" ({len(check['hold']['holds'])} hold(s))",
-    ]
-    return "\n".join(lines)
-
-
-def _verdict(ok: bool | None, bad: str) -> str:
-    return "not judged (no text)" if ok is None else "ok" if ok else bad
