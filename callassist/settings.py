@@ -60,10 +60,14 @@ class DialectSettings:
 class AcousticSettings:
     quiet_level_dbfs: float
     quiet_min_speech: float
+    voice_window: float
+    background_window: float
     noisy_snr_db: float
+    noisy_min_background_dbfs: float
     noisy_min_speech: float
     noisy_floor_dbfs: float
     noisy_min_floor_time: float
+    min_turn: float
     angry_jump_db: float
     angry_pitch_rise: float
     angry_min_speech: float

@@ -270,3 +270,10 @@ class FrameClock:
         previous = self.last.get(frame.speaker)
         self.last[frame.speaker] = frame.t
         return frame.t - previous if previous is not None else 0.0
+
+
+def once_quiet(state: CallState, due: float) -> float:
+    """When a step due at `due` may fire: not while anyone talks (the deadline is off then), and
+    if someone was talking at `due`, the moment they stopped, so the event's t is when it fires."""
+    ends = [t for t in state.last_speech_end.values() if t is not None]
+    return max([due] + ends)

@@ -1,41 +1,64 @@
-"""Noisy line: caller speech with a low signal-to-noise ratio for 2 s, or a loud background on
-the caller's turn → step 1 (the approved line). Each further step follows the pack's `wait`
-after the agent has said the line before it (standard: 5 s → hang up)."""
+"""Noisy line: the caller's speech drowned in loud noise for 2 s, or a loud background on the
+caller's turn → step 1 (the approved line). Each further step follows the pack's `wait` after
+the agent has said the line before it (standard: 5 s → hang up); it does not fall due while
+someone talks, and fires when they stop, with that time.
+
+Evidence is the caller's voice against the line's background (`levels`), not single frames, and
+only from noise that is really loud: a weak voice over a quiet line is a quiet caller (the weak
+voice is the problem, not the noise), so a call runs one of the two scripts, never both. Drowned
+speech decays while the caller is heard clearly, so word tails and pauses over a good line
+never add up to a noisy line.
+"""
 
 from __future__ import annotations
 
-from callassist.detectors.base import Detector, FrameClock, ScriptSteps
+from callassist.detectors.base import Detector, FrameClock, ScriptSteps, once_quiet
+from callassist.detectors.levels import CallerLevels
 from callassist.inputs import LevelFrame, SpeechEnded
 
 
 class NoisyLineDetector(Detector):
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
+        limits = self.settings.acoustic
         self.steps = ScriptSteps(ctx.pack, "noisy_line")
         self.clock = FrameClock()
-        self.low_snr_speech = 0.0
+        self.levels = CallerLevels(limits.voice_window, limits.background_window)
+        self.drowned_speech = 0.0
         self.loud_background = 0.0
         self.timer_from: float | None = None  # the agent's line ended: the step's wait runs
 
     def on_level(self, frame: LevelFrame) -> None:
         dt = self.clock.tick(frame)
-        if frame.speaker != "caller" or self.steps.started or self.state.ended_by or self.state.on_hold:
+        if frame.speaker != "caller":
+            return
+        self.levels.add(frame, dt)
+        state = self.state
+        if self.steps.started or state.ended_by or state.on_hold or "quiet_caller" in state.phase.ending:
             return
         limits = self.settings.acoustic
+        background = self.levels.background_dbfs
         if frame.voiced:
-            if frame.level_dbfs - frame.noise_floor_dbfs < limits.noisy_snr_db:
-                self.low_snr_speech += dt
-            evidence = self.low_snr_speech >= limits.noisy_min_speech - 1e-9
+            snr = self.levels.snr_db
+            loud = background is not None and background >= limits.noisy_min_background_dbfs
+            if loud and snr is not None and snr < limits.noisy_snr_db:
+                self.drowned_speech += dt
+            else:
+                self.drowned_speech = max(0.0, self.drowned_speech - dt)
+            window = self.drowned_speech
+            evidence = window >= limits.noisy_min_speech - 1e-9
         else:
-            callers_turn = self.state.last_speech_end["agent"] is not None and not self.state.speaking["agent"]
-            if callers_turn and frame.noise_floor_dbfs > limits.noisy_floor_dbfs:
+            callers_turn = state.last_speech_end["agent"] is not None and not state.speaking["agent"]
+            if callers_turn and background is not None and background > limits.noisy_floor_dbfs:
                 self.loud_background += dt
             else:
                 self.loud_background = 0.0
-            evidence = self.loud_background >= limits.noisy_min_floor_time - 1e-9
+            window = self.loud_background
+            evidence = window >= limits.noisy_min_floor_time - 1e-9
         if evidence and self.steps.has_next:
-            window = max(self.low_snr_speech, self.loud_background)
-            self._raise(frame.t, frame.t - window, detail=f"noise floor {frame.noise_floor_dbfs:.0f} dBFS")
+            snr = self.levels.snr_db
+            detail = f"background {background:.0f} dBFS" + (f", voice {snr:.0f} dB over it" if snr is not None else "")
+            self._raise(frame.t, frame.t - window, detail=detail)
 
     def on_speech_ended(self, item: SpeechEnded) -> None:
         if item.speaker == "agent" and self.steps.wait is not None:
@@ -45,7 +68,7 @@ class NoisyLineDetector(Detector):
         wait = self.steps.wait
         if self.timer_from is None or wait is None or self.state.anyone_speaking or self.state.ended_by:
             return None
-        return self.timer_from + wait
+        return once_quiet(self.state, self.timer_from + wait)
 
     def on_deadline(self, t: float) -> None:
         start = self.timer_from if self.timer_from is not None else t

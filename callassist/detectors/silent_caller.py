@@ -3,13 +3,16 @@
 Step 1 comes `timings.silent_step` of silence after the agent stops. Each further step follows
 the pack's `wait` of the step before it, counted from that step or from the end of the agent's
 next utterance, whichever is later (without a `wait`, another `silent_step` of silence). The
-pack's hang-up step ends the call through the script. Any caller speech resets it.
+pack's hang-up step ends the call through the script. A caller turn resets it; a stretch
+shorter than `[acoustic] min_turn` (`turns`) does not, and a step that fell due during one
+fires when it ends, with that time.
 """
 
 from __future__ import annotations
 
-from callassist.detectors.base import Countdown, Detector, ScriptSteps
-from callassist.inputs import SpeechEnded, SpeechStarted
+from callassist.detectors.base import Countdown, Detector, ScriptSteps, once_quiet
+from callassist.detectors.turns import Turns
+from callassist.inputs import LevelFrame, SpeechEnded, SpeechStarted
 
 
 class SilentCallerDetector(Detector):
@@ -17,17 +20,26 @@ class SilentCallerDetector(Detector):
         super().__init__(ctx)
         self.steps = ScriptSteps(ctx.pack, "silent_caller")
         self.anchor: float | None = None  # silence is counted from here
+        self.turns = Turns(self.settings.acoustic.min_turn)
 
     def on_speech_started(self, item: SpeechStarted) -> None:
-        if item.speaker == "caller":
-            if self.steps.started:
-                self.ctx.clear("silent_caller")
-            self.steps.reset()
-            self.anchor = None
+        self.turns.started(item)
+
+    def on_level(self, frame: LevelFrame) -> None:
+        if "caller" in self.turns.lasted(frame):
+            self._caller_spoke()
 
     def on_speech_ended(self, item: SpeechEnded) -> None:
-        if item.speaker == "agent" and not self.state.speaking["caller"] and self.steps.has_next:
+        if self.turns.ended(item) and item.speaker == "caller":
+            self._caller_spoke()
+        if item.speaker == "agent" and not self.turns.talking("caller") and self.steps.has_next:
             self.anchor = item.t
+
+    def _caller_spoke(self) -> None:
+        if self.steps.started:
+            self.ctx.clear("silent_caller")
+        self.steps.reset()
+        self.anchor = None
 
     def _silence_needed(self) -> float:
         return self.steps.wait or self.settings.timings.silent_step
@@ -44,7 +56,7 @@ class SilentCallerDetector(Detector):
         ):
             return None
         anchor = max(self.anchor, state.silence_counts_from)
-        return anchor + self._silence_needed()
+        return once_quiet(state, anchor + self._silence_needed())
 
     def on_deadline(self, t: float) -> None:
         start = t - self._silence_needed()
