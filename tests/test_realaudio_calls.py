@@ -1,0 +1,71 @@
+"""Calls composed from real recorded voices and noises (tests/realaudio/make_calls.py), rendered
+into a temporary folder at 16 kHz and as 8 kHz mu-law telephony: exactly the events the
+composition calls for, from audio alone. Skipped where ../shared/realaudio is absent."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from callassist.audio.features import analyze_recording
+from callassist.audio.recording import channel_map, open_recording
+from callassist.engine import Engine
+from callassist.evaluation import read_labels, score_call
+from callassist.replay import ReplayRequest, replay
+
+sys.path.insert(0, str(Path(__file__).parent / "realaudio"))
+import make_calls  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not make_calls.available(), reason=f"{make_calls.REALAUDIO} is absent")
+SCENES = [scene.name for scene in make_calls.scenes()] if make_calls.available() else []
+RATES = ("16k", "8k")
+
+
+@pytest.fixture(scope="module")
+def calls(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("realaudio_calls")
+    make_calls.write_calls(folder)
+    return folder
+
+
+def situations(report: dict) -> list[dict]:
+    return [e for e in report["events"] if e["kind"] != "hint"]
+
+
+@pytest.mark.parametrize("rate", RATES)
+@pytest.mark.parametrize("name", SCENES)
+def test_real_voices_and_noise_give_exactly_the_composed_events(calls, name, rate, settings, pack):
+    wav = calls / f"{name}_{rate}.wav"
+    labels = read_labels(wav.with_name(f"{wav.stem}.labels.json"))
+    report = replay(ReplayRequest(audio=wav), settings, pack)
+    scores = score_call(situations(report), labels)
+    problems = {event_id: score for event_id, score in scores.items() if score.missed or score.false_alarms}
+    found = [(e["id"], e.get("step"), round(e["t"], 2)) for e in situations(report)]
+    assert not problems, f"expected {[(x.id, x.step, x.t) for x in labels.expect]}, got {found}"
+
+
+def test_the_composition_has_the_situations_the_issue_names():
+    """Silent caller over room noise, good lines at 15-30 dB SNR, a quiet caller on a quiet
+    line, a noisy line near 0 dB, dead air over noise on the agent's line, a backchannel."""
+    expected = {scene.name: {e["id"] for e in scene.expected} for scene in make_calls.scenes()}
+    good = [n for n, ids in expected.items() if not ids]
+    assert len(good) >= 7 and {"silent_caller"} in expected.values()
+    assert {"quiet_caller"} in expected.values() and {"noisy_line"} in expected.values()
+    assert {"agent_dead_air"} in expected.values() and "backchannel" in expected
+
+
+@pytest.mark.parametrize("name", ["silent_room", "cafe_15db", "quiet_line", "backchannel"])
+def test_chunk_size_does_not_change_events_on_real_audio(calls, name, settings, pack):
+    wav = calls / f"{name}_16k.wav"
+
+    def events(block_seconds: float) -> list:
+        recording = open_recording(wav)
+        engine = Engine(pack, settings, has_text=False)
+        engine.feed_all(analyze_recording(recording, channel_map(recording), block_seconds=block_seconds))
+        engine.finish(recording.duration)
+        return engine.events
+
+    reference = events(2.0)
+    assert events(0.02) == reference
