@@ -54,13 +54,13 @@ def test_the_standard_pack_hangs_up_a_silent_caller_at_step_3(pack, settings):
 
 
 def noisy_call(engine: Engine) -> list:
-    """The caller's line hisses (noise floor -30 dBFS) from 3 s; the agent says the noisy-line
-    line from 6 s to 9 s."""
+    """The caller's line hisses at -25 dBFS (a loud background: over [acoustic] noisy_floor_dbfs,
+    -30) on the caller's turn; the agent says the noisy-line line from 6 s to 9 s."""
     raised = engine.feed_all([SpeechStarted(0.2, "agent"), SpeechEnded(2.0, "agent")])
     t = 2.0
     while t < 6.0:
         t = round(t + 0.1, 2)
-        raised += engine.feed(LevelFrame(t, "caller", False, -31.0, -30.0))
+        raised += engine.feed(LevelFrame(t, "caller", False, -25.0, -25.0))
     raised += engine.feed_all([SpeechStarted(6.0, "agent"), SpeechEnded(9.0, "agent")])
     return raised + engine.advance(30.0)
 
