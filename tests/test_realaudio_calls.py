@@ -13,6 +13,7 @@ from callassist.audio.features import analyze_recording
 from callassist.audio.recording import channel_map, open_recording
 from callassist.engine import Engine
 from callassist.evaluation import read_labels, score_call
+from callassist.events import Event
 from callassist.replay import ReplayRequest, replay
 
 sys.path.insert(0, str(Path(__file__).parent / "realaudio"))
@@ -30,8 +31,8 @@ def calls(tmp_path_factory) -> Path:
     return folder
 
 
-def situations(report: dict) -> list[dict]:
-    return [e for e in report["events"] if e["kind"] != "hint"]
+def situations(report: dict) -> list[Event]:
+    return [Event(**e) for e in report["events"] if e["kind"] != "hint"]
 
 
 @pytest.mark.parametrize("rate", RATES)
@@ -42,7 +43,7 @@ def test_real_voices_and_noise_give_exactly_the_composed_events(calls, name, rat
     report = replay(ReplayRequest(audio=wav), settings, pack)
     scores = score_call(situations(report), labels)
     problems = {event_id: score for event_id, score in scores.items() if score.missed or score.false_alarms}
-    found = [(e["id"], e.get("step"), round(e["t"], 2)) for e in situations(report)]
+    found = [(e.id, e.step, round(e.t, 2)) for e in situations(report)]
     assert not problems, f"expected {[(x.id, x.step, x.t) for x in labels.expect]}, got {found}"
 
 
