@@ -231,6 +231,8 @@ class ChannelAnalyzer:
         if self._speaking:
             self._end_speech()
         self._end_proposal()
+        if self._confirmer is not None:
+            self._confirmer.close()
         self._decide(self._frame_count + 1, in_speech=False)  # the frame after the end is silent
         return self._take_output()
 

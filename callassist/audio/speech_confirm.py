@@ -29,9 +29,9 @@ CHUNK_SECONDS = 0.032
 
 
 class _ModelPool:
-    """Loaded models, lent to one stretch at a time: loading one takes tens of milliseconds,
-    which would be paid per call in batch runs, and a model keeps state, so it is never shared
-    by two stretches at once."""
+    """Loaded models, lent to one confirmer (one channel of one call) at a time: loading one
+    takes tens of milliseconds, which would be paid per call in batch runs, and a model keeps
+    state, so it is never shared by two confirmers at once."""
 
     def __init__(self) -> None:
         self._free: dict[int, list] = {}
@@ -66,22 +66,21 @@ class SpeechConfirmer:
         self.rate = rate
         self.threshold = threshold
         self.chunks_needed = chunks_needed
-        self._speech_chunks = 0
         self.chunk = round(rate * CHUNK_SECONDS)
-        self._model = None
+        # Loaded now, when the call starts, not at its first words (a live call must not stall).
+        self._model = _POOL.acquire(rate)
+        self.running = False
         self._next = 0  # first sample of the next chunk to run
         self._gain = 1.0
-
-    @property
-    def running(self) -> bool:
-        return self._model is not None
+        self._speech_chunks = 0
 
     def start(self, sample: int, gain_db: float = 0.0) -> None:
         """Begin a stretch whose first chunk starts at `sample`, from a fresh model state; the
         model hears it `gain_db` louder."""
         if self._model is None:
-            self._model = _POOL.acquire(self.rate)
+            raise RuntimeError("start() after close()")
         self._model.reset()
+        self.running = True
         self._next = max(0, sample)
         self._gain = 10 ** (gain_db / 20)
         self._speech_chunks = 0
@@ -90,7 +89,7 @@ class SpeechConfirmer:
         """Run the chunks that end by sample `until` (`history` holds the samples from
         `history_start` on); True as soon as `chunks_needed` of the stretch's chunks are speech."""
         model = self._model
-        assert model is not None, "advance() before start()"
+        assert model is not None and self.running, "advance() outside a stretch"
         chunk = self.chunk
         self._next = max(self._next, history_start)
         while self._next + chunk <= until:
@@ -104,7 +103,12 @@ class SpeechConfirmer:
         return False
 
     def stop(self) -> None:
-        """The stretch is decided: lend the model back."""
+        """The stretch is decided."""
+        self.running = False
+
+    def close(self) -> None:
+        """The channel ended: lend the model back."""
         if self._model is not None:
             _POOL.release(self.rate, self._model)
             self._model = None
+        self.running = False
