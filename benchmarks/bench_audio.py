@@ -92,7 +92,7 @@ def main() -> None:
                 ("bare read + webrtcvad + RMS", lambda: bare_pass(path)),
             ):
                 timings[name] = min(timings.get(name, float("inf")), best_of(1, work))
-    print(f"audio: {seconds / 60:.1f} min stereo 16 kHz, events: {len(report['events'])}")
+    print(f"audio: {seconds / 60:.1f} min stereo 16 kHz, events: {len(report.events)}")
     bare = timings["bare read + webrtcvad + RMS"]
     for name, best in timings.items():
         print(f"{name + ':':<40} {best:6.2f} s (best of 3) on one core = {seconds / best:5.0f}x real time, {best / bare:4.1f}x the bare pass")

@@ -15,6 +15,7 @@ from callassist.engine import Engine
 from callassist.evaluation import read_labels, score_call
 from callassist.events import Event
 from callassist.replay import ReplayRequest, replay
+from callassist.reporting.report import CallReport
 
 sys.path.insert(0, str(Path(__file__).parent / "realaudio"))
 import make_calls  # noqa: E402
@@ -31,8 +32,8 @@ def calls(tmp_path_factory) -> Path:
     return folder
 
 
-def situations(report: dict) -> list[Event]:
-    return [Event(**e) for e in report["events"] if e["kind"] != "hint"]
+def situations(report: CallReport) -> list[Event]:
+    return [e for e in report.events if e.kind != "hint"]
 
 
 @pytest.mark.parametrize("rate", RATES)
