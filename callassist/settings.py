@@ -105,6 +105,11 @@ class KeySettings:
 
 
 @dataclass(frozen=True)
+class UiSettings:
+    language: str  # "zh" or "en": labels on the screen, in HTML reports and summaries
+
+
+@dataclass(frozen=True)
 class ScoreSettings:
     start: int
     deductions: dict[str, int]
@@ -122,6 +127,7 @@ class Settings:
     live: LiveSettings
     keys: KeySettings
     score: ScoreSettings
+    ui: UiSettings
     source: str  # the config file used, or "defaults"
     base_dir: Path  # relative paths in the config are relative to this folder
 
@@ -149,7 +155,9 @@ SECTIONS: dict[str, type] = {
     "live": LiveSettings,
     "keys": KeySettings,
     "score": ScoreSettings,
+    "ui": UiSettings,
 }
+CHOICES = {"ui.language": ("zh", "en")}
 
 
 def _plain(value: Any) -> Any:
@@ -208,10 +216,23 @@ def find_config(explicit: Path | None) -> Path | None:
     return None
 
 
+def _defaults() -> dict[str, Any]:
+    return tomllib.loads(files("callassist").joinpath("defaults.toml").read_text(encoding="utf-8"))
+
+
+def unset_placeholders(settings: Settings) -> dict[str, str]:
+    """The company and agent names when either is still the out-of-the-box placeholder (or
+    empty), so the approved lines would read 「欢迎致电XX…客服代表YYY」; {} once set up."""
+    shipped = _defaults()["call"]
+    values = {"company": settings.call.company, "agent": settings.call.agent}
+    if any(not value.strip() or value == shipped[key] for key, value in values.items()):
+        return values
+    return {}
+
+
 def load_settings(config: Path | None = None) -> Settings:
     """Defaults overlaid with the first config file found (see defaults.toml for the order)."""
-    defaults_text = files("callassist").joinpath("defaults.toml").read_text(encoding="utf-8")
-    merged = tomllib.loads(defaults_text)
+    merged = _defaults()
     path = find_config(config)
     if path is None:
         _check_ranges(merged, "defaults.toml", defaults_text)
@@ -269,6 +290,9 @@ def _overlay(base: dict, overrides: dict, path: Path, text: str, prefix: str) ->
             expected = type(base[key]).__name__
             line = key_line(text, dotted)
             raise ConfigError(f"{path}:{line}: {dotted}: must be {expected}, not {value!r}")
+        if dotted in CHOICES and value not in CHOICES[dotted]:
+            allowed = " or ".join(repr(c) for c in CHOICES[dotted])
+            raise ConfigError(f"{path}:{key_line(text, dotted)}: {dotted}: must be {allowed}, not {value!r}")
         base[key] = value
 
 

@@ -92,7 +92,7 @@ def test_pause_and_seek_in_replay(pack, settings):
             await pilot.press("right")
             await until(pilot, lambda: app.call_time >= 5.0)
             log = app.query_one("#transcript", RichLog)
-            assert any("jumped to" in line.text for line in log.lines)
+            assert any("跳到" in line.text for line in log.lines)
             await pilot.press("q")
 
     asyncio.run(scenario())
@@ -120,7 +120,7 @@ def test_replay_plays_to_the_end_and_shows_what_was_said(pack, settings):
         async with app.run_test(size=(110, 32)) as pilot:
             await until(pilot, lambda: app.phase == "ended", timeout=30)
             log = app.query_one("#transcript", RichLog)
-            assert any("agent_dead_air" in line.text for line in log.lines)
+            assert any("▶ 坐席冷场" in line.text for line in log.lines)  # agent_dead_air, labelled
             await pilot.press("q")
 
     asyncio.run(scenario())

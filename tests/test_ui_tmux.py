@@ -31,18 +31,32 @@ def wait_for(session: str, *needles: str, timeout: float = 60.0) -> str:
     raise AssertionError(f"not on screen after {timeout} s: {needles}\n{screen}")
 
 
-def test_demo_shows_transcript_and_prompt(tmp_path):
+def unwrapped(screen: str) -> str:
+    """The screen's lines joined, borders and indents removed, so a wrapped line reads whole."""
+    return "".join(line.strip(" │┃█╭╮╰╯─━┏┓┗┛▂▃▄▅▆▇") for line in screen.splitlines())
+
+
+def test_demo_at_80x24_shows_the_whole_greeting_and_the_help_key(tmp_path):
     session = f"callassist-test-{os.getpid()}"
     env = {**os.environ, "TERM": "xterm-256color", "XDG_CONFIG_HOME": str(tmp_path)}
     subprocess.run(
-        ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "36", "-c", str(tmp_path),
-         f"{CALLASSIST} demo --speed 4"],
+        ["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", "-c", str(tmp_path),
+         f"{CALLASSIST} demo --speed 2"],
         check=True, env=env,
     )
     try:
-        screen = wait_for(session, "客户", "SAY NOW —")
-        assert "坐席" in screen and "您好，欢迎致电平安客户服务热线" in screen
-        screen = wait_for(session, "FORBIDDEN", "我不知道")
+        greeting = "00:00 坐席 您好，欢迎致电平安客户服务热线，客服代表三零二很高兴为您服务，请问有什么可以帮助您！"
+        deadline = time.monotonic() + 60
+        while greeting not in unwrapped(screen := capture(session)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert greeting in unwrapped(screen), screen
+        assert screen.splitlines()[-1].startswith(" ?  帮助  q  退出"), screen  # the key bar, help first
+        subprocess.run(["tmux", "send-keys", "-t", session, "?"], check=True)
+        help_screen = wait_for(session, "callassist — 按键", "暂停/继续", "后退 5 秒")
+        assert "接通" not in help_screen, "a replay has no call to start: the key is not offered"
+        subprocess.run(["tmux", "send-keys", "-t", session, "Escape"], check=True)
+        wait_for(session, "现在说")
+        screen = wait_for(session, "禁用语", "我不知道")
         subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -7,13 +7,17 @@ touched from another thread.
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Footer, RichLog, Static
+from textual.events import Resize
+from textual.widgets import Static
 
 from callassist.detectors.base import Countdown
 from callassist.events import Event
@@ -32,11 +36,23 @@ from callassist.live.messages import (
     Withdrawn,
     WorkerFailed,
 )
+from callassist.labels import Labels, labels_for
 from callassist.live.session import CallSession
-from callassist.reporting.report import format_time
 from callassist.scriptpack import ScriptPack
-from callassist.settings import Settings
-from callassist.ui.widgets import AlertBanner, AlertList, ChecklistPanel, SayNowCard, StatusBar
+from callassist.settings import Settings, unset_placeholders
+from callassist.ui.widgets import (
+    WIDE,
+    AlertBanner,
+    AlertList,
+    ChecklistPanel,
+    KeyBar,
+    KeyHint,
+    SayNowCard,
+    Status,
+    StatusBar,
+    Transcript,
+    clock,
+)
 
 ALERT_SHOWN_FOR = 10.0  # s of call time a forbidden-phrase banner stays up (the list keeps it)
 HINT_SHOWN_FOR = 15.0  # s of call time a hint stays on the card; situations stay until they end
@@ -48,7 +64,12 @@ SITUATION_IDS = {
     "dialect": "dialect_caller",
     "angry": "angry_caller",
 }
-SPEAKER_STYLE = {"agent": ("坐席", "cyan"), "caller": ("客户", "magenta")}
+SPEAKER_COLOURS = {"agent": "cyan", "caller": "magenta"}
+KEY_NAMES = {"question_mark": "?", "space": "␣", "left": "←", "right": "→", "escape": "esc"}
+
+
+def key_display(key: str) -> str:
+    return KEY_NAMES.get(key, key)
 
 
 class SessionUpdate(Message):
@@ -60,7 +81,7 @@ class SessionUpdate(Message):
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "close")]
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "close", show=False)]
 
     def __init__(self, lines: list[str]) -> None:
         super().__init__()
@@ -73,12 +94,14 @@ class HelpScreen(ModalScreen[None]):
 class CallAssistApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "callassist"
+    ENABLE_COMMAND_PALETTE = False
 
     def __init__(self, pack: ScriptPack, settings: Settings, session: CallSession | None = None,
                  replay: bool = False) -> None:
         super().__init__()
         self.pack = pack
         self.settings = settings
+        self.labels: Labels = labels_for(pack, settings.ui.language)  # type: ignore[arg-type]
         self.session = session
         self.replay = replay
         self.phase: CallPhase = "waiting"
@@ -90,47 +113,68 @@ class CallAssistApp(App[None]):
         self.caller_audio = session.wiring.caller is not None if session else True
         if session is not None:
             session.deliver = self.deliver
-        self.call_time = 0.0
+        self.status = Status()
         self.paused = False
-        self.markers: list[Text] = []  # event lines waiting for the transcript line they belong after
         self._install_bindings()
 
+    @property
+    def call_time(self) -> float:
+        return self.status.call_time
+
     def _install_bindings(self) -> None:
+        """Bind the keys that work on this screen (a replay has no start or end of a call to press)."""
         keys = self.settings.keys
-        bindings = [
-            (keys.start_call, "start_call", "start call"),
-            (keys.end_call, "end_call", "end call"),
-            (keys.hold, "hold", "hold/resume"),
-            *[(getattr(keys, name), f"mark('{name}')", name) for name in SITUATION_KEYS],
-            (keys.dismiss, "dismiss", "dismiss"),
-            (keys.help, "help", "help"),
-            (keys.quit, "quit", "quit"),
-        ]
+        actions = [("help", "help"), ("quit", "quit")]
+        if not self.replay:
+            actions += [("start_call", "start_call"), ("end_call", "end_call")]
+        actions += [("hold", "hold"), ("dismiss", "dismiss")]
+        actions += [(name, f"mark('{name}')") for name in SITUATION_KEYS]
         if self.replay:
-            bindings += [(keys.pause, "pause", "pause"), (keys.back, "seek(-5)", "-5 s"), (keys.forward, "seek(5)", "+5 s")]
-        for key, action, description in bindings:
-            self.bind(key, action, description=description)
-        self.key_help = [f"{key:>14}  {description}" for key, _, description in bindings]
+            actions += [("pause", "pause"), ("back", "seek(-5)"), ("forward", "seek(5)")]
+        self.key_hints: list[KeyHint] = []
+        for name, action in actions:
+            key = getattr(keys, name)
+            self.bind(key, action, description=self.labels.action(name), show=False)
+            self.key_hints.append(KeyHint(key_display(key), self.labels.action(name)))
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
+        yield Static("", id="setup-warning")
         yield AlertBanner(id="alert")
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield SayNowCard(id="say")
-                yield RichLog(id="transcript", wrap=True, markup=False)
+                yield Transcript(id="transcript")
                 yield Static("", id="partial")
             with Vertical(id="right"):
                 yield ChecklistPanel(id="checklist")
                 yield AlertList(id="alerts")
                 yield Static("", id="device")
-        yield Footer()
+        yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
         self.sub_title = "replay" if self.replay else "live"
-        self._render_all(agent=None, caller=None)
+        for widget in self.query("StatusBar, SayNowCard, AlertBanner, ChecklistPanel, AlertList"):
+            widget.labels = self.labels
+        warning = self.query_one("#setup-warning", Static)
+        unset = unset_placeholders(self.settings) if not self.replay else {}
+        warning.display = bool(unset)
+        if unset:
+            warning.update(Text("⚠ " + self.labels.word("placeholders", **unset), style="bold"))
+        self._lay_out(self.size.width)
+        self._render_all()
         if self.session is not None:
             self.run_worker(self.session.run, thread=True, name="session", exit_on_error=False)
+
+    def on_resize(self, event: Resize) -> None:
+        self._lay_out(event.size.width)
+
+    def _lay_out(self, width: int) -> None:
+        """Below WIDE columns the checklist and alert list go under the transcript, in one line each."""
+        self.screen_stack[0].set_class(width < WIDE, "narrow")
+        self.query_one(KeyBar).show(tuple(self.key_hints))
+        self.query_one(ChecklistPanel).show(self.checklist, self.caller_audio)
+        self.query_one(AlertList).show(self.alerts)
 
     # ------------------------------------------------------------------ from the session
 
@@ -142,21 +186,21 @@ class CallAssistApp(App[None]):
         self.apply(message.update)
 
     def apply(self, update: SessionMessage) -> None:
+        labels = self.labels
         match update:
             case Tick():
                 self.phase = update.phase
-                self.call_time = update.call_time
                 self.paused = update.paused
+                self.status = Status(
+                    update.phase, update.call_time, update.agent_dbfs, update.caller_dbfs, update.position, update.paused
+                )
                 self.countdown = update.countdowns[0] if update.countdowns else None
                 if self.alert is not None and update.call_time - self.alert.t > ALERT_SHOWN_FOR:
                     self.alert = None
                     self.query_one(AlertBanner).show(None)
                 if self.prompt is not None and self.prompt.kind == "hint" and update.call_time - self.prompt.t > HINT_SHOWN_FOR:
                     self.prompt = None
-                self._flush_markers()
-                self.query_one(StatusBar).show(
-                    update.phase, update.call_time, update.agent_dbfs, update.caller_dbfs, update.position, update.paused
-                )
+                self.query_one(StatusBar).show(self.status)
                 self.query_one(SayNowCard).show(self.pack, self.prompt, self.countdown)
             case Heard():
                 self._show_heard(update)
@@ -179,30 +223,34 @@ class CallAssistApp(App[None]):
                 self.caller_audio = caller_audio
                 self.phase = "in_call"
                 self.prompt, self.countdown = None, None
-                log = self.query_one("#transcript", RichLog)
+                log = self.query_one(Transcript)
                 if resumed_at is None:
                     self.alert, self.alerts, self.checklist = None, [], None
-                    log.clear()
+                    log.reset()
                 else:
-                    log.write(Text(f"— jumped to {format_time(resumed_at)[:-3]}: judging afresh from here —", style="grey50"))
+                    log.add(resumed_at, Text(labels.word("jumped", t=clock(resumed_at)), style="grey50"))
                 self._render_all()
             case CallEnded():
                 self.phase = "ended"
-                saved = f"report saved: {update.report_path}" if update.report_path else "call ended"
-                self.notify(f"{saved} (score {update.score})", title="Call ended", timeout=8)
-                self.query_one("#transcript", RichLog).write(Text(f"— {saved}, score {update.score} —", style="bold"))
+                saved = labels.word("report_saved", path=update.report_path) if update.report_path else labels.word("call_ended")
+                score = f"{labels.word('score')} {update.score}"
+                self.notify(f"{saved} ({score})", title=labels.word("call_ended"), timeout=8)
+                self.query_one(Transcript).add(math.inf, Text(f"— {saved}, {score} —", style="bold"))
             case DeviceProblem(text=text, overflows=overflows):
                 device = self.query_one("#device", Static)
+                device.display = bool(text or overflows)
                 device.set_class(bool(text), "problem")
-                note = f"\ninput overflows: {overflows}" if overflows else ""
-                device.update(f"⚠ {text} — reconnecting…{note}" if text else f"audio ok{note}")
+                note = f"  {labels.word('overflows')}: {overflows}" if overflows else ""
+                device.update(f"⚠ {text} — {labels.word('reconnecting')}…{note}" if text else f"{labels.word('audio_ok')}{note}")
             case WorkerFailed(text=text):
-                self.notify(text, title="analysis error (still running)", severity="error", timeout=10)
+                self.notify(text, title=labels.word("analysis_error"), severity="error", timeout=10)
             case ReplayFinished():
-                self.notify("replay finished — press q to quit", timeout=30)
+                self.notify(labels.word("replay_finished"), timeout=30)
 
-    def _render_all(self, agent: float | None = None, caller: float | None = None) -> None:
-        self.query_one(StatusBar).show(self.phase, self.call_time, agent, caller if self.caller_audio else None)
+    def _render_all(self) -> None:
+        if not self.caller_audio:
+            self.status = replace(self.status, caller=None)
+        self.query_one(StatusBar).show(self.status)
         self.query_one(SayNowCard).show(self.pack, self.prompt, self.countdown)
         self.query_one(AlertBanner).show(self.alert)
         self.query_one(ChecklistPanel).show(self.checklist, self.caller_audio)
@@ -219,31 +267,25 @@ class CallAssistApp(App[None]):
             self.prompt = event
             self.query_one(SayNowCard).show(self.pack, event, self.countdown)
         style = "bold red" if event.kind == "violation" else "bold yellow"
-        self.markers.append(Text(f"{format_time(event.t)[:-3]} ▶ {event.id}", style=style))
-
-    def _flush_markers(self) -> None:
-        log = self.query_one("#transcript", RichLog)
-        for marker in self.markers:
-            log.write(marker)
-        self.markers.clear()
+        step = f" {self.labels.step(event.step)}" if event.step else ""
+        self.query_one(Transcript).add(event.t, Text(f"{clock(event.t)} ▶ {self.labels.event(event.id)}{step}", style=style))
 
     def _show_heard(self, update: Heard) -> None:
         heard = update.heard
-        name, colour = SPEAKER_STYLE[heard.utterance.speaker]
+        name, colour = self.labels.speaker(heard.utterance.speaker), SPEAKER_COLOURS[heard.utterance.speaker]
         partial = self.query_one("#partial", Static)
         if not heard.final:
-            partial.update(Text(f"{name}: {heard.utterance.text} …", style=colour))
+            partial.update(Text(f"{name}: {heard.utterance.text} …", style=colour, no_wrap=True, overflow="ellipsis"))
             return
         partial.update("")
         if not heard.utterance.text:
             return
-        line = Text.assemble((f"{format_time(heard.utterance.start)[:-3]} {name} ", f"bold {colour}"))
+        line = Text.assemble((f"{clock(heard.utterance.start)} {name} ", f"bold {colour}"))
         body = Text(heard.utterance.text)
         for alert in self.alerts:
             if heard.utterance.start - 0.5 <= alert.t <= heard.utterance.end + 0.5 and alert.heard:
                 body.highlight_words([alert.heard], style="bold white on red")
-        self.query_one("#transcript", RichLog).write(line + body)
-        self._flush_markers()
+        self.query_one(Transcript).add(heard.utterance.start, line + body)
 
     # ------------------------------------------------------------------ keys
 
@@ -269,7 +311,9 @@ class CallAssistApp(App[None]):
         self.query_one(AlertBanner).show(None)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(["callassist keys", ""] + self.key_help))
+        lines = [f"callassist — {self.labels.word('keys')}", ""]
+        lines += [f"{hint.key:>5}  {hint.label}" for hint in self.key_hints]
+        self.push_screen(HelpScreen(lines))
 
     def action_pause(self) -> None:
         if self.session is not None:

@@ -1,35 +1,44 @@
-"""The pieces of the main screen. Each renders from plain state; none reads a clock."""
+"""The pieces of the main screen. Each renders from plain state; none reads a clock.
+
+Every piece fits any width from 60 columns up: text wraps (never cut), and the status bar, the
+checklist and the key bar have a compact form below `WIDE` columns.
+"""
 
 from __future__ import annotations
 
+import bisect
+from dataclasses import dataclass
+
+from rich.cells import cell_len
 from rich.text import Text
-from textual.widgets import Static
+from textual.events import Resize
+from textual.widgets import RichLog, Static
 
 from callassist.detectors.base import Countdown
 from callassist.events import Event
+from callassist.labels import Labels
 from callassist.live.messages import CallPhase, Checklist
 from callassist.reporting.report import format_time
 from callassist.scriptpack import ScriptPack
 
-PHASE_LABELS: dict[CallPhase, tuple[str, str]] = {
-    "waiting": ("等待来电 WAITING", "grey50"),
-    "in_call": ("通话中 IN CALL", "green"),
-    "on_hold": ("保持中 ON HOLD", "yellow"),
-    "ended": ("已结束 ENDED", "grey50"),
-}
+WIDE = 100  # columns from which the long forms are shown
+PHASE_COLOURS: dict[CallPhase, str] = {"waiting": "grey50", "in_call": "green", "on_hold": "yellow", "ended": "grey50"}
 METER_FLOOR = -60.0
+TRANSCRIPT_KEPT = 2000  # lines kept for reflowing; older ones scroll away
 
 
-def meter(label: str, dbfs: float | None, width: int = 12) -> Text:
+def clock(seconds: float) -> str:
+    return format_time(seconds)[:-3]
+
+
+def meter(label: str, dbfs: float | None, width: int, labels: Labels, compact: bool) -> Text:
     if dbfs is None:
-        return Text.assemble((f"{label} ", "bold"), ("not wired", "grey50"))
+        return Text.assemble((f"{label} ", "bold"), (labels.word("not_wired"), "grey50"))
     filled = round(width * min(max((dbfs - METER_FLOOR) / -METER_FLOOR, 0.0), 1.0))
     colour = "red" if dbfs > -6 else "green" if dbfs > -40 else "yellow"
+    level = (f"{dbfs:4.0f}" if dbfs > -100 else "  -∞") + ("" if compact else " dB")
     return Text.assemble(
-        (f"{label} ", "bold"),
-        ("█" * filled, colour),
-        ("░" * (width - filled), "grey30"),
-        (f" {dbfs:4.0f} dB" if dbfs > -100 else "   -∞ dB", "grey70"),
+        (f"{label} ", "bold"), ("█" * filled, colour), ("░" * (width - filled), "grey30"), (level, "grey70")
     )
 
 
@@ -45,97 +54,227 @@ class Panel(Static):
             return
         self._shown = text
         same_height = previous is not None and previous.plain.count("\n") == text.plain.count("\n")
-        self.update(text, layout=not same_height)
+        # Wrapped text can change height without a new line: only lines that fit stay unlaid.
+        fits = self.size.width and max(map(len, text.plain.split("\n"))) * 2 < self.size.width
+        self.update(text, layout=not (same_height and fits))
+
+    def width(self) -> int:
+        """The width to lay out for (the screen's before this widget has been sized)."""
+        return self.size.width or self.app.size.width
+
+
+@dataclass(frozen=True)
+class Status:
+    phase: CallPhase = "waiting"
+    call_time: float = 0.0
+    agent: float | None = None
+    caller: float | None = None
+    position: float | None = None  # replay: the recording's position, shown as the one clock
+    paused: bool = False
 
 
 class StatusBar(Panel):
-    """Call state, call timer, level meters for both speakers."""
+    """Call state, the clock, level meters for both speakers."""
 
-    def show(self, phase: CallPhase, call_time: float, agent: float | None, caller: float | None,
-             position: float | None = None, paused: bool = False) -> None:
-        label, colour = PHASE_LABELS[phase]
-        text = Text.assemble((f" {label} ", f"bold black on {colour}"), f"  {format_time(call_time)[:-3]}  ")
-        if position is not None:
-            text += Text(f"replay {format_time(position)[:-3]}{' ⏸' if paused else ''}  ", style="grey70")
-        text += meter("坐席 agent", agent) + Text("   ") + meter("客户 caller", caller)
+    labels = Labels()
+    status = Status()
+
+    def show(self, status: Status) -> None:
+        self.status = status
+        labels, width = self.labels, self.width()
+        compact = width < WIDE
+        s = status
+        text = Text.assemble((f" {labels.word(s.phase).upper()} ", f"bold black on {PHASE_COLOURS[s.phase]}"), " ")
+        if s.position is not None:
+            text += Text(f"{labels.word('replay')} {clock(s.position)}{' ⏸' if s.paused else ''}", style="bold")
+        else:
+            text += Text(clock(s.call_time), style="bold")
+        bar = 6 if compact else 12
+        gap = " " if compact else "   "
+        text += Text(gap)
+        text += meter(labels.speaker("agent"), s.agent, bar, labels, compact) + Text(gap)
+        text += meter(labels.speaker("caller"), s.caller, bar, labels, compact)
         self.put(text)
+
+    def on_resize(self, event: Resize) -> None:
+        self.show(self.status)
 
 
 class SayNowCard(Panel):
     """The approved line for the active situation and step, with its countdown."""
 
+    labels = Labels()
+
     def show(self, pack: ScriptPack, event: Event | None, countdown: Countdown | None) -> None:
+        labels = self.labels
         if event is None and countdown is None:
-            self.put(Text.assemble(("说 / SAY NOW\n", "bold"), ("— nothing to say yet —", "grey50")))
+            self.put(Text.assemble((f"{labels.word('say_now')}\n", "bold"), (labels.word("nothing_to_say"), "grey50")))
             self.set_class(False, "active")
             return
         text = Text()
         if event is not None:
             situation = pack.situations.get(event.id)
-            title = situation.title if situation else event.id
             steps = len(situation.steps) if situation and situation.steps else None
-            step = f"  step {event.step} of {steps}" if event.step and steps and steps > 1 else ""
-            text += Text(f"说 / SAY NOW — {title} ({event.id}){step}\n", style="bold")
+            step = f" · {labels.step(event.step, steps)}" if event.step and steps and steps > 1 else ""
+            text += Text(f"{labels.word('say_now')} · {labels.event(event.id)}{step}\n", style="bold")
             if event.say:
                 text += Text(event.say + "\n", style="bold white")
             if event.advice:
                 text += Text(event.advice + "\n", style="italic")
         if countdown is not None:
-            situation = pack.situations.get(countdown.situation)
-            name = situation.title if situation else countdown.situation
-            bar_width = 20
+            nxt = f" → {labels.step(countdown.next_step)}" if countdown.next_step else ""
+            text += Text(
+                f"{labels.event(countdown.situation)} {countdown.elapsed:.1f}/{countdown.total:g} s{nxt} ", style="yellow"
+            )
+            bar_width = max(6, min(20, self.width() - 4 - text.cell_len + text.plain.rfind("\n") + 1))
             done = round(bar_width * min(countdown.elapsed / countdown.total, 1.0)) if countdown.total else 0
-            nxt = f" → step {countdown.next_step}" if countdown.next_step else ""
-            text += Text(f"{name}: {countdown.elapsed:.1f} s of {countdown.total:g} s{nxt}  ", style="yellow")
             text += Text("▓" * done + "░" * (bar_width - done), style="yellow")
-        self.put(text)
+        self.put(text.rstrip() or text)
         self.set_class(True, "active")
 
 
 class AlertBanner(Static):
     """A forbidden phrase was just said: impossible to miss, at the top of the screen."""
 
+    labels = Labels()
+
     def show(self, event: Event | None) -> None:
         if event is None:
             self.display = False
             return
+        labels = self.labels
         self.display = True
         self.update(
             Text.assemble(
-                ("⚠ 禁用语 FORBIDDEN  ", "bold"),
+                (f"⚠ {labels.word('forbidden')} ", "bold"),
                 (f"「{event.heard}」", "bold"),
-                f"  ({event.detail})  {format_time(event.t)[:-3]}\n",
-                ("改说 say instead: ", "bold"),
+                f" ({event.detail}) {clock(event.t)}\n",
+                (f"{labels.word('say_instead')}：" if labels.language == "zh" else f"{labels.word('say_instead')}: ", "bold"),
                 event.say or "—",
             )
         )
 
 
 class ChecklistPanel(Panel):
+    labels = Labels()
+
     def show(self, checklist: Checklist | None, caller_audio: bool) -> None:
+        labels = self.labels
+        compact = self.app.size.width < WIDE
+
         def mark(ok: bool | None) -> Text:
-            return Text("✓ ", style="green") if ok else Text("✗ ", style="red") if ok is False else Text("· ", style="grey50")
+            return Text("✓", style="green") if ok else Text("✗", style="red") if ok is False else Text("·", style="grey50")
 
         check = checklist or Checklist(greeting=None)
-        text = Text.assemble(("Checklist\n", "bold"))
-        text += mark(check.greeting)
-        text.append("greeting 开头问候\n")
-        for key, label in (("closing_offer", "还有什么可以帮助您"), ("closing_thanks", "感谢来电，再见")):
-            text += mark(check.closing.get(key) or None)
-            text.append(f"closing {label}\n")
-        text += mark(check.hold_ok if check.holds else None)
-        text.append(f"hold etiquette ({check.holds} hold(s))\n")
+        items = [(check.greeting, labels.check("greeting"))]
+        for key in ("closing_offer", "closing_thanks"):
+            items.append((check.closing.get(key) or None, labels.check(key)))
+        holds = f" ({labels.word('hold_count', n=check.holds)})" if check.holds else ""
+        items.append((check.hold_ok if check.holds else None, labels.check("hold") + holds))
+        separator = "  " if compact else "\n"
+        text = Text(labels.word("checklist") + (": " if compact else "\n"), style="bold")
+        text += Text(separator).join(mark(ok) + Text(" " + label) for ok, label in items)
         if not caller_audio:
-            text += Text("\nNo caller channel: caller-side\nsituations are off.", style="yellow")
+            text += Text("\n" + labels.word("no_caller"), style="yellow")
         self.put(text)
 
 
 class AlertList(Panel):
     """Every forbidden phrase of this call, kept visible."""
 
+    labels = Labels()
+
     def show(self, alerts: list[Event]) -> None:
-        text = Text.assemble((f"Forbidden phrases this call: {len(alerts)}\n", "bold"))
-        for event in alerts[-8:]:
-            text.append(f"{format_time(event.t)[:-3]} ", "grey70")
-            text.append(f"「{event.heard}」\n", "red")
+        compact = self.app.size.width < WIDE
+        text = Text(f"{self.labels.word('forbidden_this_call')}: {len(alerts)}", style="bold")
+        for event in alerts[-3:] if compact else alerts[-8:]:
+            text.append("  " if compact else "\n")
+            text.append(f"{clock(event.t)} ", "grey70")
+            text.append(f"「{event.heard}」", "red")
         self.put(text)
+
+
+@dataclass(frozen=True)
+class KeyHint:
+    key: str  # as shown: "?", "s", "←"
+    label: str
+
+
+class KeyBar(Panel):
+    """The keys that work on this screen, most needed first; `?` (help) always shows, whatever fits
+    of the rest follows (help lists them all)."""
+
+    hints: tuple[KeyHint, ...] = ()
+
+    def show(self, hints: tuple[KeyHint, ...]) -> None:
+        self.hints = hints
+        width = self.width()
+        text = Text()
+        for number, hint in enumerate(hints):
+            piece = Text.assemble((f" {hint.key} ", "bold black on grey70"), f" {hint.label} ")
+            if number and text.cell_len + piece.cell_len > width:
+                break
+            text += piece
+        self.put(text)
+
+    def on_resize(self, event: Resize) -> None:
+        self.show(self.hints)
+
+
+def fold(text: Text, width: int) -> Text:
+    """Break `text` into lines of at most `width` cells anywhere, not only at spaces: Chinese has
+    none, and word wrapping would push a whole sentence under its time and speaker."""
+    if width <= 1 or text.cell_len <= width:
+        return text
+    offsets, used = [], 0
+    for index, character in enumerate(text.plain):
+        cells = cell_len(character)
+        if character == "\n":
+            used = 0
+        elif used + cells > width:
+            offsets.append(index)
+            used = cells
+        else:
+            used += cells
+    return Text("\n").join(text.divide(offsets))
+
+
+class Transcript(RichLog):
+    """The call's transcript, ordered by start time and wrapped to the width (never cut): a line
+    that arrives late is put in its place, and a resize wraps every line again."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(wrap=False, markup=False, min_width=1, **kwargs)  # `fold` wraps
+        self.entries: list[tuple[float, int, Text]] = []
+        self._count = 0
+        self._width = 0
+
+    def add(self, start: float, line: Text) -> None:
+        self._count += 1
+        entry = (start, self._count, line)
+        if self.entries and entry < self.entries[-1]:
+            bisect.insort(self.entries, entry)
+            self._rewrite()
+            return
+        self.entries.append(entry)
+        del self.entries[:-TRANSCRIPT_KEPT]
+        self._write(line)
+
+    def reset(self) -> None:
+        self.entries.clear()
+        self.clear()
+
+    def _rewrite(self) -> None:
+        del self.entries[:-TRANSCRIPT_KEPT]
+        self.clear()
+        for _, _, line in self.entries:
+            self._write(line)
+
+    def _write(self, line: Text) -> None:
+        # One column spare for the scrollbar that appears once the transcript fills the box.
+        self.write(fold(line, self.scrollable_content_region.width - 1))
+
+    def on_resize(self, event: Resize) -> None:
+        if event.size.width != self._width:
+            self._width = event.size.width
+            self.call_after_refresh(self._rewrite)
