@@ -168,7 +168,9 @@ def run_replay(args: argparse.Namespace, request: ReplayRequest) -> int:
         write_json_atomically(args.report, report.to_json())
         print(f"report written: {args.report} ({len(report.events)} events, score {report.score.value})")
     else:
-        print(summary_text(report))
+        from callassist.labels import labels_for
+
+        print(summary_text(report, labels_for(pack, settings.ui.language)))  # type: ignore[arg-type]
     return 0
 
 

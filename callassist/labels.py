@@ -102,6 +102,17 @@ WORDS: dict[str, tuple[str, str]] = {
     "heard": ("听到", "heard"),
     "cue": ("关键词", "cue"),
     "hold_count": ("{n} 次", "{n} hold(s)"),
+    "call": ("通话", "call"),
+    "text_from": ("文字来源", "text from"),
+    "deductions": ("扣分", "deductions"),
+    "no_deductions": ("无", "none"),
+    "no_events": ("没有事件。", "No events."),
+    "say": ("应说", "say"),
+    "advice": ("建议", "advice"),
+    "match": ("匹配度", "match"),
+    "detail": ("说明", "detail"),
+    "not_judged": ("未判定（无文字）", "not judged (no text)"),
+    "missing": ("未做到", "missing"),
 }
 
 # Key actions, for the key bar and the help screen.

@@ -38,7 +38,10 @@ def test_every_report_matches_the_schema(tmp_path, capsys, name):
 def test_demo_prints_a_summary(capsys):
     status, out, _ = run(capsys, "demo", "--headless")
     assert status == 0
-    assert "Score:" in out and "forbidden_phrase" in out and "caller_name" in out
+    assert "得分: 88/100  扣分: 坐席冷场 −2 (00:41.32)、禁用语 −10 (00:43.00)" in out  # the deductions behind it
+    assert "违规  禁用语  [坐席]" in out and "提示  得知来电人姓氏  [客户]" in out  # labels, not ids
+    assert "听到: 「我不知道」  (匹配度 100/100)" in out  # a labelled match score, never a bare `score 100.0`
+    assert "forbidden_phrase" not in out and "caller_name" not in out
 
 
 def test_python_dash_m_runs():
@@ -49,7 +52,7 @@ def test_python_dash_m_runs():
 def test_summary_without_report(capsys):
     status, out, _ = run(capsys, "replay", "--transcript", str(CALLS / "forbidden_agent.jsonl"))
     assert status == 0
-    assert "heard: 「为，说话」" in out and "say:" in out
+    assert "听到: 「为，说话」" in out and "应说:" in out
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -159,4 +162,4 @@ def test_core_imports_without_textual():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
-    assert "Score:" in result.stdout
+    assert "得分:" in result.stdout
