@@ -240,9 +240,12 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_devices() -> int:
-    from callassist.live.devices import format_device_table, list_input_devices
+    from callassist.live.devices import format_device_table, format_loopback_section, list_input_devices
+    from callassist.live.loopback import loopback_speakers
 
     print(format_device_table(list_input_devices()))
+    print()
+    print(format_loopback_section(loopback_speakers()))
     return 0
 
 

@@ -72,3 +72,95 @@ class FakeSource:
         return SourceStatus(
             stalled=self._liveness.stalled(), reopen_attempts=self._reopen_attempts, error=self._error
         )
+
+
+class FakeClock:
+    """Time that passes only when something sleeps: a test's sources and session share it, so a
+    call of many seconds runs in a moment and every time is exact."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(seconds, 0.0)
+
+
+class PacedFakeSource(FakeSource):
+    """A FakeSource that hands out each block only once `clock` has reached the block's end, as a
+    sound device does: the source for end-to-end timing on a clock (fake, or the real one)."""
+
+    def __init__(self, samples: np.ndarray, sample_rate: int, clock: Clock = time.monotonic,
+                 sleep: Sleep = time.sleep, **kwargs) -> None:
+        super().__init__(samples, sample_rate, clock=clock, sleep=sleep, **kwargs)
+        self._clock = clock
+        self._started_at = 0.0
+
+    def start(self) -> None:
+        super().start()
+        self._started_at = self._clock()
+
+    def read(self, timeout: float) -> AudioBlock | None:
+        end = min(self._next_frame + self._block_frames, len(self._audio))
+        due = self._started_at + end / self.sample_rate
+        wait = due - self._clock()
+        if wait > timeout or self._next_frame >= len(self._audio):
+            self._sleep(timeout)
+            return None
+        if wait > 0:
+            self._sleep(wait)
+        return super().read(timeout)
+
+
+class FakeLoopbackCapture:
+    """A loopback capture (see callassist.live.loopback) over given mono samples on `clock`.
+
+    Like WASAPI loopback, it records nothing while nothing plays: within the `quiet` spans
+    (seconds from open) no samples come at all. From `vanish_at` on, the device is gone: `take()`
+    raises, and so does every later `open()`."""
+
+    def __init__(self, samples: np.ndarray, sample_rate: int, clock: Clock, quiet: list[tuple[float, float]] = (),
+                 vanish_at: float | None = None, name: str = "fake loopback", block_seconds: float = 0.01) -> None:
+        self.name = name
+        self.sample_rate = sample_rate
+        self._audio = np.asarray(samples, dtype=np.float32).reshape(-1)
+        self._clock = clock
+        self._quiet = list(quiet)
+        self._vanish_at = vanish_at
+        self._block = max(1, round(block_seconds * sample_rate))
+        self._opened_at: float | None = None
+        self._next = 0
+        self.opens = 0
+
+    def open(self) -> None:
+        from callassist.live.devices import AudioDeviceError
+
+        if self._opened_at is not None and self._gone():
+            raise AudioDeviceError(f"{self.name} is gone")
+        self.opens += 1
+        if self._opened_at is None:
+            self._opened_at = self._clock()
+
+    def take(self) -> list[np.ndarray]:
+        from callassist.live.devices import AudioDeviceError
+
+        if self._gone():
+            raise AudioDeviceError(f"{self.name}: device removed")
+        played = min(round((self._clock() - self._opened_at) * self.sample_rate), len(self._audio))
+        blocks = []
+        while self._next + self._block <= played:
+            start = self._next
+            self._next += self._block
+            if not any(lo * self.sample_rate <= start < hi * self.sample_rate for lo, hi in self._quiet):
+                blocks.append(self._audio[start : self._next].copy())
+        return blocks
+
+    def close(self) -> None:
+        pass
+
+    def _gone(self) -> bool:
+        return self._vanish_at is not None and self._opened_at is not None and (
+            self._clock() - self._opened_at >= self._vanish_at
+        )

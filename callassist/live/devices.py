@@ -90,6 +90,20 @@ def format_device_table(devices: list[InputDevice]) -> str:
     return "\n".join(lines)
 
 
+def format_loopback_section(speakers: list[str] | None) -> str:
+    """The speakers whose output can be recorded as the caller (WASAPI loopback), or how to get them."""
+    if speakers is None:
+        return (
+            "Loopback (the caller from what the softphone plays, Windows): not installed; "
+            'pip install "callassist[loopback]"\nor use VB-Cable or Stereo Mix (see the README).'
+        )
+    if not speakers:
+        return "Loopback: no speakers found."
+    lines = ["Loopback (choose one as the caller: --caller-device \"loopback:NAME\"; \"loopback:\" = default speaker):"]
+    lines += [f"  loopback:{name}" for name in speakers]
+    return "\n".join(lines)
+
+
 def _all_devices() -> list[InputDevice]:
     """All devices, output-only ones included (with 0 channels), so errors can say what a number is."""
     sd = sounddevice_module()

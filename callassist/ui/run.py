@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from callassist.errors import CallassistError
+from callassist.live.loopback import LoopbackSource, SoundcardCapture, is_loopback, loopback_name
 from callassist.live.session import CallSession, ChannelSource, SessionOptions, Wiring
 from callassist.live.sources import AudioSource, DeviceSource, FileSource
 from callassist.recognition import SpeechModel
@@ -43,7 +44,10 @@ def live_app(settings: Settings, pack: ScriptPack, speech_model: SpeechModel | N
         )
     sources: list[AudioSource] = [DeviceSource(agent_device.index, agent_channels, live.sample_rate)]
     caller = None
-    if separate_caller:
+    if is_loopback(live.caller_device):
+        sources.append(LoopbackSource(SoundcardCapture(loopback_name(live.caller_device), live.sample_rate)))
+        caller = ChannelSource(1, 0)
+    elif separate_caller:
         caller_device = resolve_input_device(live.caller_device)
         channel = max(live.caller_channel, 0)
         sources.append(DeviceSource(caller_device.index, channel + 1, live.sample_rate))
