@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from callassist import __version__
 from callassist.errors import CallassistError
 from callassist.modelcli import add_models_commands
+from callassist.setup import add_setup_command
 
 if TYPE_CHECKING:
     from callassist.replay import ReplayRequest
@@ -104,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--record", action="store_true", default=None, help="save each call's stereo recording too")
     live.add_argument("--calls-dir", type=Path, help="where reports of ended calls go")
 
-    commands.add_parser("devices", help="list audio input devices")
+    commands.add_parser("devices", help="list audio input devices (and loopback speakers)")
+    add_setup_command(commands)
 
     batch = commands.add_parser("batch", parents=[common], help="score every recording under folders (resumable)")
     batch.add_argument("paths", nargs="+", type=Path, help="folders (or files) of recordings and transcripts")
@@ -177,9 +179,15 @@ def run_replay(args: argparse.Namespace, request: ReplayRequest) -> int:
 def run_live(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from callassist.settings import effective_pack, load_settings
+    from callassist.settings import effective_pack, load_settings, unset_placeholders
+    from callassist.setup import run_setup
 
     settings = load_settings(args.config)
+    if unset_placeholders(settings) and sys.stdin.isatty():
+        answer = input("Company and agent are unset (XX/YYY). Run setup now? [Y/n] ").strip().casefold()
+        if answer in ("", "y", "yes", "是"):
+            run_setup(build_parser().parse_args(["setup"] + (["--config", str(args.config)] if args.config else [])))
+            settings = load_settings(args.config)
     overrides = {
         key: value
         for key, value in (
@@ -389,6 +397,10 @@ def run_command(args: argparse.Namespace) -> int:
         return run_live(args)
     if args.command == "devices":
         return run_devices()
+    if args.command == "setup":
+        from callassist.setup import run_setup
+
+        return run_setup(args)
     if args.command == "batch":
         return run_batch_command(args)
     if args.command == "eval":
