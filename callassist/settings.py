@@ -216,8 +216,12 @@ def find_config(explicit: Path | None) -> Path | None:
     return None
 
 
+def _defaults_text() -> str:
+    return files("callassist").joinpath("defaults.toml").read_text(encoding="utf-8")
+
+
 def _defaults() -> dict[str, Any]:
-    return tomllib.loads(files("callassist").joinpath("defaults.toml").read_text(encoding="utf-8"))
+    return tomllib.loads(_defaults_text())
 
 
 def unset_placeholders(settings: Settings) -> dict[str, str]:
@@ -232,7 +236,8 @@ def unset_placeholders(settings: Settings) -> dict[str, str]:
 
 def load_settings(config: Path | None = None) -> Settings:
     """Defaults overlaid with the first config file found (see defaults.toml for the order)."""
-    merged = _defaults()
+    defaults_text = _defaults_text()
+    merged = tomllib.loads(defaults_text)
     path = find_config(config)
     if path is None:
         _check_ranges(merged, "defaults.toml", defaults_text)
