@@ -11,6 +11,7 @@ rendered by headless chromium.
 from __future__ import annotations
 
 import html
+import os
 import re
 import shutil
 import subprocess
@@ -42,9 +43,9 @@ def report_png(out: Path) -> None:
     from callassist.settings import effective_pack, load_settings
 
     settings = load_settings(None)
-    sample = sample_call_dir()
+    os.chdir(sample_call_dir())  # the report names its files as given: no local folders in the picture
     report = replay(
-        ReplayRequest(audio=sample / "sample_call.wav", transcript=sample / "sample_call.jsonl"),
+        ReplayRequest(audio=Path("sample_call.wav"), transcript=Path("sample_call.jsonl")),
         settings, effective_pack(settings, []),
     )
     chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
