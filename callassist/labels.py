@@ -9,6 +9,7 @@ situations (a forbidden phrase, a missing greeting) and the English names are li
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
@@ -134,6 +135,24 @@ ACTIONS: dict[str, tuple[str, str]] = {
 }
 
 
+# The engine's event details, as the detectors write them (English, for logs and JSON), in Chinese.
+DETAILS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), chinese)
+    for pattern, chinese in (
+        (r"^not said: (.*)$", r"未说：\1"),
+        (r"^no greeting in time$", "未及时问候"),
+        (r"^first utterance is not the greeting$", "第一句不是开头问候"),
+        (r"^voice ([+-]\d+) dB, pitch ×([\d.]+)$", r"音量 \1 dB，音调 ×\2"),
+        (r"^voice ([+-]\d+) dB$", r"音量 \1 dB"),
+        (r"^([\d.]+) characters/s \(limit ([\d.]+)\)$", r"每秒 \1 字（上限 \2）"),
+        (r"^marked by the agent$", "坐席按键标记"),
+        (r"^noise floor (-?\d+) dBFS$", r"底噪 \1 dBFS"),
+        (r"^dialect characters: (.*)$", r"方言字：\1"),
+        (r"^low recognition confidence: ([\d.]+)$", r"识别置信度低：\1"),
+    )
+)
+
+
 @dataclass(frozen=True)
 class Labels:
     """Labels in one language; `titles` are the pack's situation titles by id."""
@@ -174,11 +193,16 @@ class Labels:
         return self._pick(ACTIONS[key]) if key in ACTIONS else key
 
     def detail(self, detail: str) -> str:
-        """An event's detail: `cue: <id>` becomes the cue's situation, other text stays."""
+        """An event's detail: `cue: <id>` becomes the cue's situation; in Chinese, the engine's
+        other English details are translated (a forbidden phrase's detail is Chinese already)."""
         if detail.startswith("cue: "):
             cue = detail[len("cue: "):]
             situation = self.cue_situations.get(cue)
             return f"{self.word('cue')}: {self.event(situation) if situation else cue}"
+        if self.language == "zh":
+            for pattern, chinese in DETAILS_ZH:
+                if pattern.match(detail):
+                    return pattern.sub(chinese, detail)
         return detail
 
 
