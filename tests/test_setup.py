@@ -57,7 +57,7 @@ def tmux_screen(session: str) -> str:
     return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
 
 
-def wait_for(session: str, *needles: str, timeout: float = 30.0) -> str:
+def wait_for(session: str, *needles: str, timeout: float = 90.0) -> str:
     deadline = time.monotonic() + timeout
     while True:
         screen = tmux_screen(session)
