@@ -5,6 +5,7 @@ the level check reading a real PortAudio device (the ALSA test device of tests/a
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -97,9 +98,13 @@ def alsa_desk(tmp_path):
 
 
 def in_tmux(env: dict, tmp_path: Path, command: str, size=(100, 30)) -> str:
+    """Run `command` in a new tmux session. The variables go on the command line: a tmux server
+    that is already running (another test's) gives new sessions its own environment, not ours."""
     session = f"callassist-setup-{os.getpid()}-{time.monotonic_ns()}"
+    names = ("HOME", "CALLASSIST_ALSA_INFILE", "TERM", "XDG_CONFIG_HOME")
+    variables = " ".join(f"{name}={shlex.quote(env[name])}" for name in names)
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", str(size[0]), "-y", str(size[1]),
-                    "-c", str(tmp_path), f"{command}; sleep 60"], check=True, env=env)
+                    "-c", str(tmp_path), f"env -u ALSA_CONFIG_PATH {variables} {command}; sleep 60"], check=True, env=env)
     return session
 
 
