@@ -131,7 +131,7 @@ def test_timeline_has_a_marker_per_event_coloured_by_kind(sample_report):
     assert [m.classes[1] for m in markers] == [e.kind for e in sorted(sample_report.events, key=lambda e: e.t)]
     tooltips = [m.text for m in markers]
     forbidden = next(e for e in sample_report.events if e.id == "forbidden_phrase")
-    assert any("forbidden_phrase" in t and forbidden.heard in t for t in tooltips)
+    assert any("违规 禁用语" in t and forbidden.heard in t for t in tooltips)  # labelled, not forbidden_phrase
     speech = page.find("rect", "speech", inside="timeline")
     assert len(speech) == len(sample_report.utterances)
     assert len(page.find("tr", "utterance")) == len(sample_report.utterances)
@@ -205,7 +205,11 @@ def test_header_shows_score_deductions_source_and_agent(sample_report):
     report = sample_report.with_source(agent="工号 302")
     header = parse(call_report_html(report)).find("header")[0]
     assert str(report.score.value) in header.text and "工号 302" in header.text
-    assert all(d.event_id in header.text for d in report.score.deductions)
+    titles = {"forbidden_phrase": "禁用语", "agent_dead_air": "坐席冷场", "missing_closing": "未按规范结束通话",
+              "missing_greeting": "未按规范问候", "crosstalk": "打断来电人", "fast_speech": "语速过快"}
+    assert report.score.deductions
+    assert all(titles[d.event_id] in header.text for d in report.score.deductions)
+    assert not any(d.event_id in header.text for d in report.score.deductions)  # ids stay in the JSON
     assert "transcript" in header.text
 
 
@@ -249,7 +253,7 @@ def test_agent_scorecards_only_when_agents_are_known(batch_reports):
     page = parse(batch_summary_html(rows_of(batch_reports, agents), [], "now"))
     cards = page.find("div", "card", inside="agents")
     assert [c.text.split("通话")[0] for c in cards] == ["张伟", "李娜"]  # lowest mean score first
-    assert "forbidden_agent" in cards[0].text and "forbidden_phrase" in cards[0].text
+    assert "forbidden_agent" in cards[0].text and "禁用语×4" in cards[0].text
 
 
 def test_complaints_are_due_72_hours_after_the_call(batch_reports):

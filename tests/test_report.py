@@ -61,5 +61,5 @@ def test_a_report_of_another_schema_is_refused(settings, pack):
 def test_text_summary_reads_the_typed_report(settings, pack):
     report = replay(REQUESTS["transcript with a hold"], settings, pack)
     text = summary_text(report)
-    assert f"Score: {report.score.value}/{report.score.start}" in text
-    assert "hold_too_long" in text and "hold NOT OK (2 hold(s))" in text
+    assert f"得分: {report.score.value}/{report.score.start}  扣分: " in text
+    assert "等待时间过长" in text and "等待礼仪 ✗ 未做到 (2 次)" in text  # hold_too_long, by its title

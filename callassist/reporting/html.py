@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from callassist.events import Event
 from callassist.inputs import Utterance
+from callassist.labels import standard_labels
 from callassist.reporting.report import (
     CallReport,
     CallSource,
@@ -176,6 +177,11 @@ $body
 # ---------------------------------------------------------------- formatting
 
 
+def event_name(event_id: str) -> str:
+    """An event id as people read it (its Chinese title); the id itself stays in the tooltip."""
+    return f'<span class="event-name" title="{esc(event_id)}">{esc(standard_labels().event(event_id))}</span>'
+
+
 def esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
@@ -287,7 +293,7 @@ def score_class(value: int, start: int) -> str:
 
 def score_box(score: Score) -> str:
     items = [
-        f'<li><b>−{d.points}</b> <code>{esc(d.event_id)}</code> <span class="time">{clock(d.t)}</span></li>'
+        f'<li><b>−{d.points}</b> {event_name(d.event_id)} <span class="time">{clock(d.t)}</span></li>'
         for d in score.deductions
     ] or ['<li class="muted">无扣分</li>']
     return (
@@ -426,7 +432,7 @@ def svg_overlaps(overlaps: Sequence[tuple[float, float]], scale: TimeScale) -> l
 
 
 def event_tooltip(event: Event) -> str:
-    lines = [f"{KIND_LABELS.get(event.kind, event.kind)} {event.id}", f"时间 {clock(event.t)}"]
+    lines = [f"{KIND_LABELS.get(event.kind, event.kind)} {standard_labels().event(event.id)}", f"时间 {clock(event.t)}"]
     if event.step is not None:
         lines.append(f"第 {event.step} 步")
     if event.heard:
@@ -582,13 +588,15 @@ def event_lines(event: Event, keys: Sequence[str] = ("say", "heard", "detail")) 
     """One line per present field (class = its name); a detail that only repeats `heard` is left out."""
     values = {k: getattr(event, k) for k in keys}
     shown = [k for k in keys if values[k] and not (k == "detail" and values[k] == event.heard)]
+    if "detail" in shown:
+        values["detail"] = standard_labels().detail(values["detail"])
     return "".join(f'<div class="{k}">{esc(values[k])}</div>' for k in shown)
 
 
 def event_summary(event: Event) -> str:
     """The event's id and step, then the line to say, what was heard and why."""
     step = f" 第 {event.step} 步" if event.step is not None else ""
-    return f"<code>{esc(event.id)}</code>{step}{event_lines(event)}"
+    return f"{event_name(event.id)}{step}{event_lines(event)}"
 
 
 def event_row(event: Event) -> str:
@@ -629,7 +637,7 @@ def events_section(events: Sequence[Event]) -> str:
         lines = event_lines(event, ("say", "heard", "detail", "advice"))
         rows.append(
             f'<tr id="event-{i}" class="event-row {esc(event.kind)}"><td class="time">{clock(event.t)}</td>'
-            f'<td>{kind_badge(event.kind)}</td><td><code>{esc(event.id)}</code></td>'
+            f'<td>{kind_badge(event.kind)}</td><td>{event_name(event.id)}</td>'
             f'<td class="num">{esc(event.step if event.step is not None else "")}</td><td>{speaker_badge(event.speaker)}</td>'
             f'<td class="text">{lines}</td></tr>'
         )
@@ -640,7 +648,7 @@ def events_section(events: Sequence[Event]) -> str:
 def closing_detail(closing: ClosingCheck) -> str:
     said = [f"{esc(CLOSING_LABELS.get(key, key))}：{time_or(t, NOT_SAID)}" for key, t in closing.said.items()]
     if closing.waived_by:
-        said.append(f"免除（由 <code>{esc(closing.waived_by)}</code> 结束通话）")
+        said.append(f"免除（由 {event_name(closing.waived_by)} 结束通话）")
     return "<br>".join(said)
 
 
@@ -783,7 +791,7 @@ def top_counts(counts: Mapping[str, int], limit: int) -> list[tuple[str, int]]:
 
 def counts_text(counts: Mapping[str, int], limit: int = 3) -> str:
     top = top_counts(counts, limit)
-    return "、".join(f"<code>{esc(k)}</code>×{v}" for k, v in top) if top else '<span class="muted">—</span>'
+    return "、".join(f"{event_name(k)}×{v}" for k, v in top) if top else '<span class="muted">—</span>'
 
 
 def totals_header(rows: Sequence[CallRow], failures: Sequence[FailedCall], generated: str) -> str:
@@ -825,7 +833,7 @@ def bar_chart(totals: Sequence[tuple[str, int]], violation_ids: set[str]) -> str
         y, width = i * row_height, max(bar_width * count / biggest, 2)
         kind = " violation" if event_id in violation_ids else ""
         bars.append(
-            f'<text class="label" x="{label_width - 8}" y="{y + 16}" text-anchor="end">{esc(event_id)}</text>'
+            f'<text class="label" x="{label_width - 8}" y="{y + 16}" text-anchor="end">{esc(standard_labels().event(event_id))}<title>{esc(event_id)}</title></text>'
             f'<rect class="count{kind}" x="{label_width}" y="{y + 4}" width="{width:.1f}" height="16" rx="2"/>'
             f'<text x="{label_width + width + 6:.1f}" y="{y + 16}">{count}</text>'
         )
@@ -844,7 +852,7 @@ def event_counts_section(rows: Sequence[CallRow]) -> str:
         return section("event-counts", "事件次数", '<p class="muted">本批通话没有事件。</p>')
     violation_ids = {k for row in rows for k, v in row.violations.items() if v}
     table_rows = [
-        f'<tr><td><code>{esc(k)}</code>{VIOLATION_MARK if k in violation_ids else ""}</td>'
+        f'<tr><td>{event_name(k)}{VIOLATION_MARK if k in violation_ids else ""}</td>'
         f'<td class="num">{v}</td><td class="num">{calls_with[k]}</td></tr>'
         for k, v in ordered
     ]

@@ -1,42 +1,55 @@
-"""The call report as a readable summary for the terminal (`callassist replay` without --report)."""
+"""The call report as a readable summary for the terminal (`callassist replay` without --report):
+every line labelled, events by their names (ids stay in the JSON), and the deductions behind the
+score."""
 
 from __future__ import annotations
 
+from callassist.labels import Labels, standard_labels
 from callassist.reporting.report import CallReport, format_time
 
+INDENT = " " * 11
 
-def summary_text(report: CallReport) -> str:
-    source = report.source
+
+def summary_text(report: CallReport, labels: Labels | None = None) -> str:
+    labels = labels or standard_labels()
+    word = labels.word
+    source, score = report.source, report.score
+    deductions = "、".join(
+        f"{labels.event(d.event_id)} −{d.points} ({format_time(d.t)})" for d in score.deductions
+    ) or word("no_deductions")
     lines = [
-        f"Call: {source.audio or source.transcript}  ({format_time(source.duration)}, text from {source.text_from})",
-        f"Score: {report.score.value}/{report.score.start}",
+        f"{word('call')}: {source.audio or source.transcript}  "
+        f"({format_time(source.duration)}, {word('text_from')} {source.text_from})",
+        f"{word('score')}: {score.value}/{score.start}  {word('deductions')}: {deductions}",
         "",
     ]
     if not report.events:
-        lines.append("No events.")
+        lines.append(word("no_events"))
     for e in report.events:
-        head = f"{format_time(e.t)}  {e.kind:<9} {e.id}"
+        head = f"{format_time(e.t)}  {labels.kind(e.kind)}  {labels.event(e.id)}"
         if e.step:
-            head += f" (step {e.step})"
+            head += f" · {labels.step(e.step)}"
         if e.speaker:
-            head += f" [{e.speaker}]"
+            head += f"  [{labels.speaker(e.speaker)}]"
         lines.append(head)
-        if e.heard:
-            lines.append(f"           heard: 「{e.heard}」" + (f" score {e.score}" if e.score is not None else ""))
-        if e.detail:
-            lines.append(f"           {e.detail}")
         if e.say:
-            lines.append(f"           say: {e.say}")
+            lines.append(f"{INDENT}{word('say')}: {e.say}")
+        if e.advice:
+            lines.append(f"{INDENT}{word('advice')}: {e.advice}")
+        if e.heard:
+            match = f"  ({word('match')} {e.score:.0f}/100)" if e.score is not None else ""
+            lines.append(f"{INDENT}{word('heard')}: 「{e.heard}」{match}")
+        if e.detail and e.detail.replace(" ", "") != (e.heard or "").replace(" ", ""):
+            lines.append(f"{INDENT}{word('detail')}: {labels.detail(e.detail)}")
     check = report.checklist
     lines += [
         "",
-        "Checklist: greeting " + _verdict(check.greeting.ok, "MISSING")
-        + ", closing " + _verdict(check.closing.ok, "MISSING")
-        + ", hold " + ("ok" if check.hold.ok else "NOT OK")
-        + f" ({len(check.hold.holds)} hold(s))",
+        f"{word('checklist')}: {labels.check('greeting')} {_verdict(check.greeting.ok, labels)}, "
+        f"{labels.check('closing')} {_verdict(check.closing.ok, labels)}, "
+        f"{labels.check('hold')} {_verdict(check.hold.ok, labels)} ({word('hold_count', n=len(check.hold.holds))})",
     ]
     return "\n".join(lines)
 
 
-def _verdict(ok: bool | None, bad: str) -> str:
-    return "not judged (no text)" if ok is None else "ok" if ok else bad
+def _verdict(ok: bool | None, labels: Labels) -> str:
+    return labels.word("not_judged") if ok is None else "✓" if ok else "✗ " + labels.word("missing")
