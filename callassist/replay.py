@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from callassist.audio.features import AnalyzerSettings, analyze_recording
@@ -10,11 +10,11 @@ from callassist.audio.recording import ChannelMap, channel_map, open_recording
 from callassist.engine import Engine
 from callassist.errors import InputFileError
 from callassist.recognition import SpeechModel, recognize_channels
-from callassist.reporting.report import CallReport, CallSource, build_report
+from callassist.reporting.report import CallReport, CallSource, Deduction, build_report
 from callassist.scriptpack import ScriptPack
 from callassist.settings import Settings
 from callassist.sources import heard_inputs, transcript_inputs
-from callassist.inputs import EngineInput, Utterance, input_sort_key
+from callassist.inputs import EngineInput, SpeechStarted, Utterance, input_sort_key
 from callassist.transcript import read_transcript
 
 
@@ -112,7 +112,27 @@ def replay(
     engine = Engine(pack, settings, caller_audio=call.caller_audio, has_text=has_text)
     engine.feed_all(call.inputs)
     engine.finish(call.source.duration)
-    return build_report(engine, call.source, call.utterances, call.analyzer)
+    report = build_report(engine, call.source, call.utterances, call.analyzer)
+    if not any(isinstance(i, SpeechStarted) for i in call.inputs) and not any(u.text.strip() for u in call.utterances):
+        return marked_no_speech(report, settings)
+    return report
+
+
+NO_SPEECH_NOTE = (
+    "no speech on either channel (silence, a tone or noise only): nothing was judged; "
+    "check the recording, its channels and the line"
+)
+
+
+def marked_no_speech(report: CallReport, settings: Settings) -> CallReport:
+    """A call nobody speaks in is not a perfect call: it is flagged (`call.no_speech`), noted,
+    and takes the `no_speech` deduction (the whole score by default)."""
+    points = settings.score.deductions.get("no_speech", 0)
+    score = report.score
+    score = replace(
+        score, value=max(0, score.value - points), deductions=(*score.deductions, Deduction("no_speech", 0.0, points))
+    )
+    return replace(report, score=score).with_source(no_speech=True, notes=(*report.source.notes, NO_SPEECH_NOTE))
 
 
 def transcribe(request: ReplayRequest, speech_model: SpeechModel) -> list[Utterance]:

@@ -3,18 +3,23 @@ line naming the file, line or option and what to do (exit status 2), never a tra
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile
 
 from callassist.cli import main
 
 ROOT = Path(__file__).parent.parent
 CALLS = Path(__file__).parent / "data" / "calls"
+FIXTURE_CALLS = Path(__file__).parent / "fixtures" / "calls"
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -246,3 +251,72 @@ def test_scripts_check_refuses_patterns_the_cue_cannot_use(tmp_path, capsys, pat
     assert status == 1 and f"{pack}:13: pattern: {expected}" in out
     status, _, err = run(capsys, "replay", "--transcript", str(CALLS / "normal.jsonl"), "--scripts", str(pack), "--headless")
     assert status == 2 and f"{pack}:" in one_error_line(err)  # the first of the problems
+
+
+# ---------------------------------------------------------------- recordings without speech
+
+
+def write_stereo(path: Path, samples: np.ndarray, subtype: str = "PCM_16") -> Path:
+    soundfile.write(path, np.stack([samples, samples], axis=1).astype("float32"), 16000, subtype=subtype)
+    return path
+
+
+SECONDS = np.arange(16000 * 30) / 16000
+
+
+@pytest.mark.parametrize(
+    "name, samples",
+    [
+        ("digital_silence", np.zeros_like(SECONDS)),
+        ("square_wave", 0.3 * np.sign(np.sin(2 * np.pi * 440 * SECONDS))),
+        ("noise_only", 0.05 * np.random.default_rng(7).standard_normal(SECONDS.size)),
+    ],
+)
+def test_a_recording_without_speech_is_flagged_not_scored_perfect(tmp_path, capsys, name, samples):
+    audio = write_stereo(tmp_path / f"{name}.wav", samples)
+    report_path = tmp_path / "report.json"
+    status, _, err = run(capsys, "replay", str(audio), "--asr", "none", "--report", str(report_path), "--headless")
+    assert status == 0, err
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    assert report["call"]["no_speech"] is True
+    assert any("no speech on either channel" in note for note in report["call"]["notes"])
+    assert report["score"]["value"] == 0
+    assert {"id": "no_speech", "t": 0.0, "points": 100} in report["score"]["deductions"]
+
+
+def test_a_recording_with_speech_is_not_flagged(tmp_path, capsys):
+    report_path = tmp_path / "report.json"
+    status, _, err = run(capsys, "replay", str(FIXTURE_CALLS / "normal.wav"), "--asr", "none", "--report", str(report_path), "--headless")
+    assert status == 0, err
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    assert "no_speech" not in report["call"] and report["score"]["value"] > 0
+
+
+def test_no_speech_is_a_column_and_a_mark_in_the_batch_summary(tmp_path):
+    from callassist.batch import BatchOptions, run_batch
+
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    write_stereo(calls / "dead_line.wav", np.zeros_like(SECONDS))
+    (calls / "normal.wav").write_bytes((FIXTURE_CALLS / "normal.wav").read_bytes())
+    result = run_batch([calls], BatchOptions(out=tmp_path / "out", workers=1, asr="none"))
+    rows = {row["call"]: row for row in csv.DictReader(result.summary_csv.read_text(encoding="utf-8-sig").splitlines())}
+    assert rows["dead_line"]["no_speech"] == "yes" and rows["dead_line"]["score"] == "0"
+    assert rows["normal"]["no_speech"] == "no"
+    assert "无语音" in result.summary_html.read_text(encoding="utf-8")
+
+
+def test_one_nan_sample_in_a_float_wav_does_not_switch_voice_activity_off(tmp_path, capsys):
+    clean, sample_rate = soundfile.read(FIXTURE_CALLS / "normal.wav", dtype="float32", always_2d=True)
+    poisoned = clean.copy()
+    poisoned[sample_rate // 2, :] = np.nan  # half a second in, before anyone speaks
+    poisoned[sample_rate, 0] = np.inf
+    talk = {}
+    for name, samples in (("clean", clean), ("nan", poisoned)):
+        soundfile.write(tmp_path / f"{name}.wav", samples, sample_rate, subtype="FLOAT")
+        status, _, err = run(capsys, "replay", str(tmp_path / f"{name}.wav"), "--asr", "none", "--report", str(tmp_path / f"{name}.json"), "--headless")
+        assert status == 0, err
+        report = json.loads((tmp_path / f"{name}.json").read_text(encoding="utf-8"))
+        talk[name] = {s: v["talk_time"] for s, v in report["talk"]["speakers"].items()}
+    assert talk["clean"]["agent"] > 10 and talk["clean"]["caller"] > 2  # the fixture's speech, heard
+    assert talk["nan"] == pytest.approx(talk["clean"], abs=0.05)

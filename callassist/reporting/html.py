@@ -45,6 +45,7 @@ FOLLOW_UP = timedelta(hours=72)
 FOLLOW_UP_UNKNOWN = "通话后 72 小时内（72 h after the call）"
 TOO_LONG_MARK = '<span class="bad">超时</span>'
 COMPLAINT_MARK = '<span class="bad">投诉</span>'
+NO_SPEECH_MARK = ' <span class="badge violation" title="两个声道都没有人讲话">无语音</span>'
 VIOLATION_MARK = ' <span class="bad">违规</span>'
 NOT_SAID = '<span class="bad">未说</span>'
 NO_UTTERANCES_NOTE = "本通话没有逐句文字，讲话区间无法画出：时间轴只显示事件（含证据区间）和保持。"
@@ -739,6 +740,7 @@ class CallRow:
     complaint: bool  # the caller complained (an angry_caller event)
     follow_up_due: str | None  # ISO datetime: complaints need a resolution within 72 h
     started: str | None  # ISO datetime the call started, when known
+    no_speech: bool = False  # nobody spoke on either channel (flagged, not a perfect call)
 
     @classmethod
     def from_report(
@@ -765,6 +767,7 @@ class CallRow:
             complaint=complaint,
             follow_up_due=iso(started + FOLLOW_UP) if complaint and started else None,
             started=iso(started) if started else None,
+            no_speech=report.source.no_speech,
         )
 
 
@@ -816,7 +819,8 @@ def started_cell(started: str | None) -> str:
 def worst_calls_section(rows: Sequence[CallRow]) -> str:
     table_rows = [
         f'<tr><td>{call_link(r)}</td><td>{esc(r.agent or "—")}</td><td class="time">{started_cell(r.started)}</td>'
-        f'<td class="num">{clock(r.duration)}</td><td class="num"><b>{r.score}</b></td><td>{counts_text(r.counts)}</td>'
+        f'<td class="num">{clock(r.duration)}</td><td class="num"><b>{r.score}</b>{NO_SPEECH_MARK if r.no_speech else ""}</td>'
+        f'<td>{counts_text(r.counts)}</td>'
         f'<td>{share_bar("agent", r.talk_share_agent)}</td><td class="num">{seconds_text(r.non_talk_time)}</td>'
         f'<td>{COMPLAINT_MARK if r.complaint else ""}</td></tr>'
         for r in sorted(rows, key=lambda r: (r.score, r.name))
@@ -936,7 +940,7 @@ def batch_summary_html(rows: Sequence[CallRow], failures: Sequence[FailedCall], 
 
 CSV_COLUMNS = (
     "call", "audio", "agent", "started", "duration_s", "score", "talk_share_agent", "talk_share_caller",
-    "non_talk_s", "complaint", "follow_up_due",
+    "non_talk_s", "complaint", "follow_up_due", "no_speech",
 )
 
 
@@ -944,7 +948,7 @@ def csv_record(row: CallRow, event_ids: Sequence[str]) -> list[str | int | float
     return [
         row.name, row.audio or "", row.agent or "", row.started or "", round(row.duration, 2), row.score,
         round(row.talk_share_agent, 3), round(row.talk_share_caller, 3), round(row.non_talk_time, 2),
-        "yes" if row.complaint else "no", row.follow_up_due or "",
+        "yes" if row.complaint else "no", row.follow_up_due or "", "yes" if row.no_speech else "no",
         *(row.counts.get(event_id, 0) for event_id in event_ids),
     ]
 

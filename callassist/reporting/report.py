@@ -48,6 +48,7 @@ class CallSource:
     started: str | None = None
     fingerprint: str | None = None
     masked: tuple[str, ...] = ()  # the kinds of numbers masked, when masked
+    no_speech: bool = False  # nobody spoke on either channel (see replay.marked_no_speech)
 
 
 @dataclass(frozen=True)
@@ -216,6 +217,8 @@ class CallReport:
                 call[key] = getattr(source, key)
         if source.masked:
             call["masked"] = list(source.masked)
+        if source.no_speech:
+            call["no_speech"] = True
         check = self.checklist
         return {
             "schema": self.schema,
@@ -257,6 +260,7 @@ class CallReport:
             channel_map=call["channel_map"], text_from=call["text_from"], activity_from=call["activity_from"],
             notes=tuple(call["notes"]), name=call.get("name"), agent=call.get("agent"),
             started=call.get("started"), fingerprint=call.get("fingerprint"), masked=tuple(call.get("masked", ())),
+            no_speech=bool(call.get("no_speech")),
         )
         score_data = data["score"]
         return cls(
