@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from callassist.models import (
@@ -34,6 +36,10 @@ def add_models_commands(subparsers: argparse._SubParsersAction) -> None:
         "--to", type=Path, metavar="DIR", help=f"models folder to install into (default: {user_models_dir()})"
     )
     download.add_argument("--url", metavar="URL", help="download from here instead (a mirror); the checksum still applies")
+    download.add_argument(
+        "--sha256", metavar="HEX",
+        help="the SHA-256 the zip must have: needed with --url for a model whose checksum is not pinned",
+    )
     verify = actions.add_parser("verify", help="check a model folder (or downloaded zip) and load it; exit 1 on a problem")
     verify.add_argument(
         "target", nargs="?", metavar="NAME|PATH", help="catalogue name, model folder or zip (default: the model in use)"
@@ -46,7 +52,7 @@ def run_models(args: argparse.Namespace, catalogue: Mapping[str, ModelInfo] = CA
     if args.models_command == "list":
         print(catalogue_text(catalogue))
     elif args.models_command == "download":
-        print(run_download(args.name, args.to, args.url, catalogue))
+        print(run_download(args.name, args.to, args.url, catalogue, args.sha256))
     elif args.models_command == "verify":
         print(verify_model(args.target, catalogue))
     else:
@@ -70,17 +76,31 @@ def catalogue_text(catalogue: Mapping[str, ModelInfo]) -> str:
     return "\n".join(lines)
 
 
-def run_download(name: str, to: Path | None, url: str | None, catalogue: Mapping[str, ModelInfo]) -> str:
+def run_download(
+    name: str, to: Path | None, url: str | None, catalogue: Mapping[str, ModelInfo], sha256: str | None = None
+) -> str:
     info = catalogue.get(name)
     if info is None:
         raise DownloadError(f"unknown model {name!r}; known: {', '.join(catalogue)} (see `callassist models list`)")
+    if sha256 is not None:
+        sha256 = sha256.strip().lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            raise DownloadError(f"--sha256 {sha256!r}: give the 64 hexadecimal digits of the zip's SHA-256")
+        if info.sha256 is not None and sha256 != info.sha256:
+            raise DownloadError(f"--sha256 differs from the checksum pinned for {name} ({info.sha256}); leave it out")
+        info = replace(info, sha256=sha256)
+    elif url is not None and info.sha256 is None:
+        raise DownloadError(
+            f"--url: {name} has no pinned checksum, so a zip from another address cannot be checked; "
+            "give --sha256 HEX of the zip you expect as well"
+        )
     models_dir = to if to is not None else user_models_dir()
     destination = models_dir / name
     if destination.is_dir() and model_folder_problem(destination) is None:
         return f"{name} is already installed: {destination}"
     installed = download_model(info, models_dir, url=url, progress=DownloadProgress(f"downloading {name}"))
     checked = (
-        "size and SHA-256 checked" if info.sha256
+        ("size and SHA-256 checked" if info.size is not None else "SHA-256 checked") if info.sha256
         else "checksum not pinned; checked that it unpacks into a model folder"
     )
     return f"installed {name} in {installed} ({checked})"

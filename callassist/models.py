@@ -225,7 +225,12 @@ def installed_copies(name: str) -> list[tuple[Path, str | None]]:
 
 
 def load_model(path: Path) -> "vosk.Model":
-    """Load a model with Vosk, turning its failure into one line naming the folder and what to do."""
+    """Load a model with Vosk and create a recognizer from it, turning a failure of either into
+    one line naming the folder and what to do.
+
+    Vosk reads the decoding graph (graph/HCLr.fst, HCLG.fst) and the i-vector extractor only when
+    a recognizer is created: a model with a damaged graph or a missing ivector/final.ie loads
+    fine and fails at the first call. Creating one here makes that fail now."""
     check_model_folder(path)
     import vosk
 
@@ -233,10 +238,12 @@ def load_model(path: Path) -> "vosk.Model":
     with tempfile.TemporaryFile() as native_log:
         try:
             with _native_stderr_to(native_log):
-                return vosk.Model(str(path))
-        except Exception as error:  # vosk raises a bare Exception("Failed to create a model")
+                model = vosk.Model(str(path))
+                vosk.KaldiRecognizer(model, 16000.0)  # dropped at once: the check is that it can be made
+                return model
+        except Exception as error:  # vosk raises bare Exceptions ("Failed to create a model/recognizer")
             native_log.seek(0)
-            reason = kaldi_error(native_log.read().decode("utf-8", "replace"))
+            reason = kaldi_error(native_log.read().decode("utf-8", "replace"), str(error))
             raise ModelFolderError(
                 f"{path}: Vosk cannot load this model ({reason}); {load_failure_advice(path)}"
             ) from error
@@ -280,10 +287,10 @@ def _native_stderr_to(sink: IO[bytes]) -> Iterator[None]:
 KALDI_ERROR = re.compile(r"ERROR \(VoskAPI:.*?:\d+\) (.*)")
 
 
-def kaldi_error(log: str) -> str:
-    """The last error Kaldi logged, without its source-location prefix."""
-    errors = KALDI_ERROR.findall(log)
-    return errors[-1].strip() if errors else "Failed to create a model"
+def kaldi_error(log: str, fallback: str = "Failed to create a model") -> str:
+    """The last error Kaldi logged, without its source-location prefix (else `fallback`)."""
+    errors = KALDI_ERROR.findall(log) or re.findall(r"^ERROR: (.*)$", log, re.MULTILINE)
+    return errors[-1].strip() if errors else fallback
 
 
 # ---------------------------------------------------------------- downloading
@@ -440,10 +447,34 @@ def _check_download(info: ModelInfo, url: str, received: int, sha256: str) -> No
         )
 
 
+# Limits on what a model zip may unpack to (a zip bomb is refused before anything is written).
+# The largest Vosk models unpack to about 4 GB in some 100 files; their data compresses less than 4:1.
+MAX_UNPACKED_BYTES = 8_000_000_000
+MAX_UNPACKED_FILES = 5_000
+MAX_EXPANSION = 20  # unpacked bytes per zip byte, plus the slack below for small zips
+EXPANSION_SLACK = 10_000_000
+
+
+def unpack_limits_problem(archive: zipfile.ZipFile, zip_size: int) -> str | None:
+    """What makes the zip's contents too big to unpack, or None. The sizes are the ones the
+    zip states; zipfile never writes more than a member states (it fails the CRC instead)."""
+    members = archive.infolist()
+    total = sum(member.file_size for member in members)
+    allowed = min(MAX_UNPACKED_BYTES, MAX_EXPANSION * zip_size + EXPANSION_SLACK)
+    if len(members) > MAX_UNPACKED_FILES:
+        return f"holds {len(members):,} files (a model has at most {MAX_UNPACKED_FILES:,})"
+    if total > allowed:
+        return f"would unpack to {total / 1e6:,.0f} MB from {zip_size / 1e6:,.1f} MB (at most {allowed / 1e6:,.0f} MB allowed)"
+    return None
+
+
 def _unpack_model(zip_path: Path, into: Path, source: str) -> Path:
     """Unpack the zip into `into` and return the model folder in it (the zip's top folder, usually)."""
     try:
         with zipfile.ZipFile(zip_path) as archive:
+            problem = unpack_limits_problem(archive, zip_path.stat().st_size)
+            if problem:
+                raise DownloadError(f"{source} {problem}: not a model zip; {NOTHING_INSTALLED}")
             archive.extractall(into)  # zipfile drops absolute paths and '..' from member names
     except zipfile.BadZipFile as error:
         raise DownloadError(f"{source} is not a valid zip file ({error}); {NOTHING_INSTALLED}") from error
@@ -539,6 +570,6 @@ def _verify_zip(zip_path: Path, catalogue: Mapping[str, ModelInfo]) -> str:
         try:
             model_root = _unpack_model(zip_path, Path(unpacked), str(zip_path))
         except DownloadError as error:
-            raise ModelFolderError(f"{zip_path} does not unpack into one Vosk model folder") from error
+            raise ModelFolderError(str(error).replace(f"; {NOTHING_INSTALLED}", "")) from error
         load_model(model_root)  # dropped at once: Windows cannot delete files of a loaded model
     return f"ok: {zip_path}: {checksum}; unpacks into a Vosk model that loads"

@@ -12,6 +12,7 @@ import shutil
 import socket
 import threading
 import zipfile
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from callassist.models import (
     CATALOGUE,
     DEFAULT_MODEL,
     DownloadError,
+    MAX_UNPACKED_FILES,
     DownloadProgress,
     ModelFolderError,
     ModelInfo,
@@ -539,3 +541,96 @@ def test_the_internet_is_off_in_these_tests(tmp_path):
     with pytest.raises(pytest.fail.Exception, match="test tried to look up alphacephei.com"):
         download_model(CATALOGUE[DEFAULT_MODEL], tmp_path / "models", progress=quiet())
     assert entries(tmp_path / "models") == []
+
+
+# ---------------------------------------------------------------- damaged models fail verify, not the first call
+
+
+def copy_of_ko_model(destination: Path, change: Callable[[Path], None]) -> Path:
+    """A copy of the Korean model (large files linked) with `change` applied to the copy."""
+    copy_of_ko_model_with_truncated_am(destination, keep_bytes=10**9)  # am whole
+    change(destination)
+    return destination
+
+
+def truncate_graph(folder: Path) -> None:
+    graph = folder / "graph" / "HCLr.fst"
+    with (KO_MODEL / "graph" / "HCLr.fst").open("rb") as original:
+        head = original.read(2_000_000)
+    graph.unlink()
+    graph.write_bytes(head)
+
+
+def remove_ivector_extractor(folder: Path) -> None:
+    (folder / "ivector" / "final.ie").unlink()
+
+
+@pytest.mark.parametrize(
+    "change, reason",
+    [(truncate_graph, "decoding graph"), (remove_ivector_extractor, "Ivector feature")],
+    ids=["corrupt-HCLr.fst", "missing-ivector-final.ie"],
+)
+def test_verify_creates_a_recognizer_so_a_damaged_graph_or_extractor_fails(tmp_path, capfd, change, reason):
+    damaged = copy_of_ko_model(tmp_path / "damaged", change)
+    with pytest.raises(VerificationFailed) as caught:
+        run_models(models_args("verify", str(damaged)))
+    message = str(caught.value)
+    assert message.startswith(f"{damaged}: Vosk cannot load this model (") and reason in message and "\n" not in message
+    assert caught.value.exit_status == 1
+    assert capfd.readouterr().err == ""  # Kaldi's log went into the message
+
+
+# ---------------------------------------------------------------- unpacking limits and unpinned mirrors
+
+
+def test_a_zip_bomb_is_refused_before_anything_is_unpacked(tmp_path):
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        with archive.open(f"{TEST_MODEL}/am/final.mdl", "w", force_zip64=True) as member:
+            zeros = bytes(1 << 20)
+            for _ in range(300):  # 300 MB of zeros: a few hundred KB zipped
+                member.write(zeros)
+    assert bomb.stat().st_size < 2_000_000
+    with pytest.raises(VerificationFailed, match=r"would unpack to 315 MB from 0\.\d MB \(at most \d+ MB allowed\)"):
+        verify_model(str(bomb))
+
+
+def test_a_zip_of_too_many_files_is_refused(tmp_path):
+    many = tmp_path / "many.zip"
+    with zipfile.ZipFile(many, "w") as archive:
+        for number in range(MAX_UNPACKED_FILES + 1):
+            archive.writestr(f"{TEST_MODEL}/f{number}", b"")
+    with pytest.raises(VerificationFailed, match=f"holds {MAX_UNPACKED_FILES + 1:,} files"):
+        verify_model(str(many))
+
+
+def test_a_bomb_downloaded_installs_nothing(tmp_path, monkeypatch, server):
+    monkeypatch.setattr("callassist.models.MAX_EXPANSION", 0)
+    monkeypatch.setattr("callassist.models.EXPANSION_SLACK", 1000)
+    with pytest.raises(DownloadError, match="would unpack to .*: not a model zip; nothing was installed"):
+        download_model(info_for(server.payload, server.url), tmp_path / "models", progress=quiet())
+    assert entries(tmp_path / "models") == []
+
+
+def test_a_mirror_for_a_model_without_a_pinned_checksum_needs_sha256(tmp_path, server):
+    catalogue = {TEST_MODEL: info_for(server.payload, server.url, sha256=None, size=None)}
+    mirror = ["download", TEST_MODEL, "--to", str(tmp_path / "models"), "--url", server.url]
+    with pytest.raises(DownloadError, match=f"--url: {TEST_MODEL} has no pinned checksum.*give --sha256 HEX"):
+        run_models(models_args(*mirror), catalogue)
+    assert server.requests == 0 and not (tmp_path / "models").exists()
+
+    with pytest.raises(DownloadError, match="does not match"):
+        run_models(models_args(*mirror, "--sha256", "0" * 64), catalogue)
+    assert entries(tmp_path / "models") == []
+
+    right = hashlib.sha256(server.payload).hexdigest()
+    assert run_models(models_args(*mirror, "--sha256", right.upper()), catalogue) == 0
+    assert (tmp_path / "models" / TEST_MODEL / "am" / "final.mdl").is_file()
+
+
+def test_sha256_must_be_hex_and_agree_with_a_pinned_one(tmp_path, server):
+    catalogue = {TEST_MODEL: info_for(server.payload, server.url)}
+    with pytest.raises(DownloadError, match="give the 64 hexadecimal digits"):
+        run_models(models_args("download", TEST_MODEL, "--to", str(tmp_path), "--sha256", "abc"), catalogue)
+    with pytest.raises(DownloadError, match="differs from the checksum pinned"):
+        run_models(models_args("download", TEST_MODEL, "--to", str(tmp_path), "--sha256", "f" * 64), catalogue)
