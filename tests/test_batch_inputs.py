@@ -307,3 +307,27 @@ def _cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------- the five bad calls among good ones
+
+
+def test_five_bad_calls_among_good_ones_end_listed_or_scored(tmp_path, capsys):
+    """benchmarks/bench_bad_batch.py at 40 calls instead of 500 (that one takes 15 s on 2 cores)."""
+    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+    try:
+        import bench_bad_batch as bench
+    finally:
+        sys.path.pop(0)
+    calls, out, pack = tmp_path / "calls", tmp_path / "out", tmp_path / "backtracking.toml"
+    pack.write_text(bench.BACKTRACKING_PACK, encoding="utf-8")
+    expected_failures, expected_reports = bench.build(calls, 40)
+    status, stdout, _ = run_cli(capsys, "batch", str(calls), "--out", str(out), "--asr", "none", "--workers", "2", "--scripts", str(pack))
+    assert status == 1
+    failed = dict(line.removeprefix("failed: ").split(": ", 1) for line in stdout.splitlines() if line.startswith("failed: "))
+    assert failed.keys() == expected_failures.keys()
+    assert all(expected_failures[name] in reason for name, reason in failed.items())
+    assert len(report_names(out)) == expected_reports == 37
+    assert {"dup.wav", "dup.flac", "backtrack"} <= set(report_names(out))
+    backtrack = json.loads((out / "calls" / "backtrack.json").read_text(encoding="utf-8"))
+    assert [e["say"] for e in backtrack["events"] if e["id"] == "caller_title"] == ["aaaa您好"]
