@@ -320,3 +320,41 @@ def test_one_nan_sample_in_a_float_wav_does_not_switch_voice_activity_off(tmp_pa
         talk[name] = {s: v["talk_time"] for s, v in report["talk"]["speakers"].items()}
     assert talk["clean"]["agent"] > 10 and talk["clean"]["caller"] > 2  # the fixture's speech, heard
     assert talk["nan"] == pytest.approx(talk["clean"], abs=0.05)
+
+
+# ---------------------------------------------------------------- bounded timeline, linear HTML
+
+
+def test_a_day_long_call_draws_a_bounded_timeline(tmp_path, capsys):
+    import re
+
+    from callassist.replay import ReplayRequest, replay
+    from callassist.reporting.html import MAX_SVG_WIDTH, MAX_TICKS, call_report_html
+    from callassist.settings import effective_pack, load_settings
+
+    settings = load_settings(None)
+    path = write(tmp_path / "day.jsonl", GOOD + LINE.format(start=86_000, end=86_400, text="再见"))
+    page = call_report_html(replay(ReplayRequest(transcript=path), settings, effective_pack(settings, [])))
+    svg = page[page.index('<svg class="timeline"'):page.index("</svg>")]
+    labels = re.findall(r'<text x="[\d.]+" y="\d+" text-anchor="middle">\d+:\d\d</text>', svg)
+    assert 20 <= len(labels) <= MAX_TICKS
+    width = float(re.search(r'viewBox="0 0 ([\d.]+) ', svg).group(1))
+    assert width <= MAX_SVG_WIDTH and len(page) < 200_000
+
+
+def test_overlaps_found_by_the_sweep_are_those_of_every_pair():
+    import random
+
+    from callassist.inputs import Utterance
+    from callassist.reporting.html import speech_overlaps
+    from callassist.reporting.report import UtteranceRecord
+
+    generator = random.Random(3)
+    for _ in range(200):
+        said = []
+        for _ in range(generator.randint(0, 25)):
+            start = round(generator.uniform(0, 50), 1)
+            end = round(start + generator.choice([0, 0.5, 1, 3, 10]), 1)
+            said.append(Utterance(generator.choice(["agent", "caller"]), start, end, "x"))
+        pairs = [(max(a.start, c.start), min(a.end, c.end)) for a in said if a.speaker == "agent" for c in said if c.speaker == "caller"]
+        assert speech_overlaps([UtteranceRecord(u) for u in said]) == sorted((s, e) for s, e in pairs if e > s)
