@@ -358,3 +358,11 @@ def test_overlaps_found_by_the_sweep_are_those_of_every_pair():
             said.append(Utterance(generator.choice(["agent", "caller"]), start, end, "x"))
         pairs = [(max(a.start, c.start), min(a.end, c.end)) for a in said if a.speaker == "agent" for c in said if c.speaker == "caller"]
         assert speech_overlaps([UtteranceRecord(u) for u in said]) == sorted((s, e) for s, e in pairs if e > s)
+
+
+def test_reports_are_strict_json(tmp_path):
+    from callassist.reporting.report import write_json_atomically
+
+    with pytest.raises(ValueError):
+        write_json_atomically(tmp_path / "r.json", {"t": float("nan")})
+    assert not (tmp_path / "r.json").exists() and not list(tmp_path.iterdir())

@@ -365,7 +365,9 @@ def write_text_atomically(path: Path, text: str) -> None:
 
 
 def write_json_atomically(path: Path, data: Any) -> None:
-    write_text_atomically(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    """Strict JSON: a NaN or infinity raises ValueError rather than reach a file that strict
+    parsers reject."""
+    write_text_atomically(path, json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False) + "\n")
 
 
 def format_time(seconds: float) -> str:
