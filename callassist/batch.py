@@ -640,7 +640,7 @@ class OutputLock:
         self.file: Any = None
 
     def __enter__(self) -> OutputLock:
-        self.file = open(self.path, "a+b")
+        self.file = os.fdopen(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), "r+b")  # 0600, as every file here
         try:
             if sys.platform == "win32":
                 import msvcrt

@@ -194,6 +194,12 @@ NUMBER_RANGES: dict[str, tuple[float, float, bool]] = {
 DEDUCTION_RANGE = (0, 1000)
 
 
+def _shown(value: Any) -> str:
+    """A value for an error line: a 400-digit number is not shown whole."""
+    text = repr(value)
+    return text if len(text) <= 24 else f"{text[:20]}... ({len(text)} characters)"
+
+
 def user_config_path() -> Path:
     if sys.platform == "win32":
         base = Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming"))
@@ -259,12 +265,12 @@ def _check_ranges(merged: dict, path: str, text: str) -> None:
         value = merged[section][key]
         if not (low <= value <= high) or (value == low and not low_allowed):
             bound = f"from {low:g}" if low_allowed else f"more than {low:g}"
-            raise ConfigError(f"{path}:{key_line(text, dotted)}: {dotted}: must be {bound} to {high:g}, not {value!r}")
+            raise ConfigError(f"{path}:{key_line(text, dotted)}: {dotted}: must be {bound} to {high:g}, not {_shown(value)}")
     for event_id, points in merged["score"]["deductions"].items():
         low, high = DEDUCTION_RANGE
         if isinstance(points, bool) or not isinstance(points, int) or not low <= points <= high:
             dotted = f"score.deductions.{event_id}"
-            raise ConfigError(f"{path}:{key_line(text, dotted)}: {dotted}: must be whole points from {low} to {high}, not {points!r}")
+            raise ConfigError(f"{path}:{key_line(text, dotted)}: {dotted}: must be whole points from {low} to {high}, not {_shown(points)}")
 
 
 def _read(path: Path) -> str:

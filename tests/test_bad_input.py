@@ -108,6 +108,8 @@ def test_speed_option_must_be_a_finite_positive_factor(capsys, value):
         ("[live]\nsample_rate = 100\n", ":2: live.sample_rate: must be from 8000 to 192000, not 100"),
         ("[acoustic]\nquiet_level_dbfs = 20.0\n", ":2: acoustic.quiet_level_dbfs: must be from -120 to 0, not 20.0"),
         ("[dialect]\nlow_confidence = 1.5\n", ":2: dialect.low_confidence: must be from 0 to 1, not 1.5"),
+        ("[timings]\ndead_air = " + "9" * 400 + "\n", ":2: timings.dead_air: must be more than 0 to 86400, not 99999999999999999999... (400 characters)"),
+        ("[score.deductions]\ncrosstalk = " + "9" * 400 + "\n", ":2: score.deductions.crosstalk: must be whole points from 0 to 1000, not 99999999999999999999... (400 characters)"),
     ],
 )
 def test_config_numbers_must_be_finite_and_in_range(tmp_path, capsys, config, expected):
