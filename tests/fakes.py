@@ -164,3 +164,44 @@ class FakeLoopbackCapture:
         return self._vanish_at is not None and self._opened_at is not None and (
             self._clock() - self._opened_at >= self._vanish_at
         )
+
+
+class RaisingSource:
+    """A device whose read always raises (a broken driver), counting how often it was asked."""
+
+    def __init__(self, name: str = "broken", sample_rate: int = 16000, channels: int = 1) -> None:
+        self.name = name
+        self.sample_rate = sample_rate
+        self.channels = channels
+        self.reads = 0
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def read(self, timeout: float) -> AudioBlock | None:
+        self.reads += 1
+        raise OSError("device driver error -9999")
+
+    def status(self) -> SourceStatus:
+        return SourceStatus()
+
+
+class OverflowingSource(FakeSource):
+    """A FakeSource whose device reports one input overflow for every `every` blocks read."""
+
+    def __init__(self, *args, every: int = 10, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._every = every
+        self._blocks_read = 0
+
+    def read(self, timeout: float) -> AudioBlock | None:
+        block = super().read(timeout)
+        if block is not None:
+            self._blocks_read += 1
+        return block
+
+    def status(self) -> SourceStatus:
+        return SourceStatus(overflows=self._blocks_read // self._every, stalled=super().status().stalled)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import soundfile
 from callassist.live.messages import CallEnded, CallStarted, DeviceProblem, Raised, ReplayFinished, Tick
 from callassist.live.session import CallSession, ChannelSource, SessionOptions, Wiring
 from callassist.live.sources import FileSource
-from fakes import FakeSource
+from fakes import FakeSource, PacedFakeSource
 from callassist.replay import ReplayRequest, replay
 from callassist.transcript import read_transcript
 
@@ -155,3 +156,87 @@ def test_silence_standing_in_for_a_device_that_was_away_raises_nothing(settings,
 
     assert silent_steps(gap=False) == [1, 2], "real silence: the caller is silent"
     assert silent_steps(gap=True) == [], "no audio: nothing is known about the caller"
+
+
+def test_a_silent_caller_step_is_judged_within_a_report_interval_of_its_due_time(settings, pack):
+    """Live, the engine judges up to what the analysers have decided, not a blanket 0.5 s behind
+    the audio: in silence a step is raised about one report interval (0.1 s) after it is due."""
+    samples, rate = soundfile.read(CALLS / "silent.wav", dtype="float32")
+    samples[round(8 * rate):] = 0.0  # the agent greets; then nobody speaks
+    lags: list[tuple[int, float]] = []
+    two_steps = threading.Event()
+    session: CallSession
+
+    def deliver(message) -> None:
+        if isinstance(message, Raised) and message.event.id == "silent_caller":
+            lags.append((message.event.step, min(session.stream_time.values()) - message.event.t))
+            if len(lags) == 2:
+                two_steps.set()
+
+    session = CallSession([FakeSource(samples, rate)], STEREO, pack, settings, deliver)
+    session.start_call()
+    worker = threading.Thread(target=session.run)
+    worker.start()
+    try:
+        assert two_steps.wait(timeout=60)
+    finally:
+        session.stop()
+        worker.join(timeout=30)
+    assert [step for step, _ in lags[:2]] == [1, 2]
+    assert all(0.0 <= lag <= 0.2 for _, lag in lags[:2]), lags  # audio heard beyond the due time when raised
+
+
+def run_for(session: CallSession, seconds: float) -> None:
+    worker = threading.Thread(target=session.run)
+    worker.start()
+    threading.Event().wait(seconds)
+    session.stop()
+    worker.join(timeout=30)
+    assert not worker.is_alive()
+
+
+def test_one_device_raising_does_not_take_the_other_devices_audio(settings, pack):
+    from callassist.live.messages import WorkerFailed
+    from fakes import RaisingSource
+
+    samples, rate = soundfile.read(CALLS / "normal.wav", dtype="float32")
+    broken = RaisingSource(name="USB headset")
+    messages: list = []
+    session = CallSession([broken, PacedFakeSource(samples[:, 1], rate, name="softphone")],
+                          Wiring(ChannelSource(0, 0), ChannelSource(1, 0)), pack, settings, messages.append)
+    session.start_call()
+    run_for(session, 2.0)
+    assert session.stream_time["caller"] >= 1.8, "the caller's device went on being read and analysed"
+    failures = [m.text for m in messages if isinstance(m, WorkerFailed)]
+    assert 1 <= len(failures) <= 3 and "USB headset: OSError: device driver error -9999" in failures[0]
+    assert broken.reads <= 6, "a device that raised is left alone for a while, not hammered"
+    problems = [m.text for m in messages if isinstance(m, DeviceProblem) and m.text]
+    assert problems and "USB headset: OSError: device driver error -9999" in problems[0]
+
+
+def test_a_source_that_always_raises_does_not_flood(settings, pack):
+    from callassist.live.messages import WorkerFailed
+    from fakes import RaisingSource
+
+    broken = RaisingSource()
+    messages: list = []
+    session = CallSession([broken], Wiring(ChannelSource(0, 0)), pack, settings, messages.append)
+    started = time.process_time()
+    run_for(session, 2.0)
+    assert time.process_time() - started < 1.0, "the session does not spin"
+    assert broken.reads <= 6
+    assert len([m for m in messages if isinstance(m, WorkerFailed)]) <= 3
+
+
+def test_overflows_are_counted_on_screen_as_they_happen(settings, pack):
+    from fakes import OverflowingSource
+
+    samples, rate = soundfile.read(CALLS / "normal.wav", dtype="float32")
+    messages: list = []
+    source = OverflowingSource(samples[: 4 * rate], rate, every=10, block_seconds=0.05)
+    session = CallSession([source], STEREO, pack, settings, messages.append)
+    session.start_call()
+    run_for(session, 2.0)
+    counts = [m.overflows for m in messages if isinstance(m, DeviceProblem)]
+    assert len(set(counts)) >= 2 and counts == sorted(counts), counts  # rising counts, without a stall
+    assert counts[-1] >= 5

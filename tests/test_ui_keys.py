@@ -13,6 +13,7 @@ from textual.widgets import RichLog
 
 from callassist.live.session import CallSession, ChannelSource, SessionOptions, Wiring
 from callassist.live.sources import FileSource
+from fakes import PacedFakeSource
 from callassist.ui.app import CallAssistApp, HelpScreen
 from callassist.ui.widgets import SayNowCard
 
@@ -62,9 +63,18 @@ def quiet_line(tmp_path) -> Path:
     return path
 
 
+def live_app(pack, settings, path: Path) -> CallAssistApp:
+    """A live call on a paced fake device playing `path`, started at once."""
+    samples, rate = soundfile.read(path, dtype="float32")
+    session = CallSession([PacedFakeSource(samples, rate)], Wiring(ChannelSource(0, 0), ChannelSource(0, 1)),
+                          pack, settings)
+    session.start_call()
+    return CallAssistApp(pack, settings, session)
+
+
 def test_hold_key_and_help(pack, settings, quiet_line):
     async def scenario():
-        app = replay_app(pack, settings, path=quiet_line)
+        app = live_app(pack, settings, quiet_line)
         async with app.run_test(size=(110, 32)) as pilot:
             await until(pilot, lambda: app.phase == "in_call")
             await pilot.press("h")
@@ -102,7 +112,7 @@ def test_keys_are_remappable_in_the_config(pack, settings, quiet_line):
     remapped = replace(settings, keys=replace(settings.keys, hold="f5", quiet="f2"))
 
     async def scenario():
-        app = replay_app(pack, remapped, path=quiet_line)
+        app = live_app(pack, remapped, quiet_line)
         async with app.run_test(size=(110, 32)) as pilot:
             await until(pilot, lambda: app.phase == "in_call")
             await pilot.press("f5")
@@ -121,6 +131,24 @@ def test_replay_plays_to_the_end_and_shows_what_was_said(pack, settings):
             await until(pilot, lambda: app.phase == "ended", timeout=30)
             log = app.query_one("#transcript", RichLog)
             assert any("▶ 坐席冷场" in line.text for line in log.lines)  # agent_dead_air, labelled
+            await pilot.press("q")
+
+    asyncio.run(scenario())
+
+
+def test_a_replay_offers_only_keys_that_work(pack, settings, quiet_line):
+    """A recording starts, ends and holds as recorded: s, e and h are neither shown nor bound."""
+
+    async def scenario():
+        app = replay_app(pack, settings, path=quiet_line)
+        async with app.run_test(size=(110, 32)) as pilot:
+            await until(pilot, lambda: app.phase == "in_call")
+            shown = str(app.query_one("#keys").render())
+            assert " ?  帮助 " in shown and " ␣  暂停/继续 " in shown
+            assert not any(f" {key}  " in shown for key in "seh")
+            await pilot.press("h")
+            await pilot.pause(0.5)
+            assert app.phase == "in_call", "h does nothing to a recording"
             await pilot.press("q")
 
     asyncio.run(scenario())

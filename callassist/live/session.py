@@ -60,6 +60,9 @@ log = logging.getLogger(__name__)
 
 ANALYSIS_LATENCY = 0.5  # s: features are final this long after their audio (VAD hangover + frame)
 REOPEN_EVERY = 1.0  # s of wall-clock time between attempts to reopen a stalled device
+READ_RETRY_AFTER = 0.5  # s of wall-clock time a source whose read raised is left alone
+SAME_FAILURE_EVERY = 1.0  # s: the same failure is shown at most this often (the rest are counted)
+COUNTS_SHOWN_EVERY = 0.5  # s: new overflow and drop counts reach the screen at most this often
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,9 @@ class CallInProgress:
         self.pending: list[tuple[tuple[float, int], int, EngineInput]] = []
         self.counter = itertools.count()
         self.fed: dict[Speaker, float] = {}
+        # Per channel, the stream time up to which its analyser has decided everything: its inputs
+        # come sorted by time, so nothing earlier than the last one will follow.
+        self.decided: dict[Speaker, float] = {}
         self.missing: dict[Speaker, bool] = {}
         self.analyzers: dict[Speaker, ChannelAnalyzer] = {}
         self.recognizers: dict[Speaker, RecognitionWorker] = {}
@@ -133,6 +139,7 @@ class CallSession:
         transcript: list[Utterance] | None = None,
         options: SessionOptions = SessionOptions(),
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.sources = sources
         self.wiring = wiring
@@ -143,14 +150,17 @@ class CallSession:
         self.transcript = transcript
         self.options = options
         self.clock = clock
+        self.sleep = sleep
         self.commands: queue.Queue[tuple[str, object]] = queue.Queue()
         self.call: CallInProgress | None = None
         self.stream_time: dict[Speaker, float] = {}
         self.levels: dict[Speaker, float] = {}
         self.next_tick = 0.0
-        self.stalled_since: dict[int, float] = {}
         self.last_reopen = 0.0
         self.device_problem: str | None = None
+        self.losses_shown = (0, 0.0)  # overflows + dropped blocks on screen, and when they were sent
+        self.read_errors: dict[int, tuple[str, float]] = {}  # source index -> its read's error, when
+        self.failures_shown: dict[str, tuple[float, int]] = {}  # failure text -> last shown, repeats since
         self.paused = False
         self.running = True
 
@@ -210,9 +220,20 @@ class CallSession:
         try:
             return step()
         except Exception as error:  # never let one bad block take the call down
-            log.exception("session step failed")
-            self.deliver(WorkerFailed(f"{type(error).__name__}: {error}"))
+            self._failed(f"{type(error).__name__}: {error}")
             return None
+
+    def _failed(self, text: str) -> None:
+        """Show a failure, each distinct one at most once per SAME_FAILURE_EVERY with the number
+        of repeats: a step that fails every time round must not flood the screen or the log."""
+        now = self.clock()
+        last, repeats = self.failures_shown.get(text, (-math.inf, 0))
+        if now - last < SAME_FAILURE_EVERY:
+            self.failures_shown[text] = (last, repeats + 1)
+            return
+        self.failures_shown[text] = (now, 0)
+        log.error("session step failed: %s", text)
+        self.deliver(WorkerFailed(text + (f" (and {repeats} more times)" if repeats else "")))
 
     def _replay_done(self) -> bool:
         return all(getattr(source, "finished", False) for source in self.sources)
@@ -337,12 +358,12 @@ class CallSession:
     def _read_audio(self) -> bool:
         got = False
         blocks: dict[int, AudioBlock] = {}
+        timeout = 0.02 if len(self.sources) > 1 else 0.05
         for index, source in enumerate(self.sources):
-            block = source.read(timeout=0.02 if len(self.sources) > 1 else 0.05)
+            block = self._read_one(index, source, timeout)
             if block is not None:
                 blocks[index] = block
                 got = True
-                self.stalled_since.pop(index, None)
         for speaker, wired in self.wiring.speakers().items():
             block = blocks.get(wired.source)
             if block is None:
@@ -357,6 +378,23 @@ class CallSession:
             self._record(blocks)
         return got
 
+    def _read_one(self, index: int, source: AudioSource, timeout: float) -> AudioBlock | None:
+        """One source's next block. A source whose read raises is isolated: the other sources'
+        blocks go on, its error is shown (once), and it is tried again after READ_RETRY_AFTER."""
+        failed = self.read_errors.get(index)
+        if failed is not None and self.clock() - failed[1] < READ_RETRY_AFTER:
+            self.sleep(timeout)  # as a read that found nothing would have waited
+            return None
+        try:
+            block = source.read(timeout=timeout)
+        except Exception as error:
+            text = " ".join(f"{type(error).__name__}: {error}".split())
+            self.read_errors[index] = (text, self.clock())
+            self._failed(f"{source.name}: {text}")
+            return None
+        self.read_errors.pop(index, None)
+        return block
+
     def _analyse(self, speaker: Speaker, samples: np.ndarray, rate: int, gap: bool) -> None:
         call = self.call
         assert call is not None
@@ -365,6 +403,7 @@ class CallSession:
             call.missing[speaker] = gap
             call.push(AudioMissing(call.fed[speaker] + offset, gap))
         for item in call.analyzers[speaker].feed(samples):
+            call.decided[speaker] = item.t
             call.push(_shift(item, offset))
         call.fed[speaker] += len(samples) / rate
         worker = call.recognizers.get(speaker)
@@ -390,18 +429,24 @@ class CallSession:
         problems = []
         for index, source in enumerate(self.sources):
             status = source.status()
-            if status.stalled:
+            if index in self.read_errors:
+                problems.append(f"{source.name}: {self.read_errors[index][0]}")
+            elif status.stalled:
                 problems.append(f"no audio from {source.name}" + (f" ({status.error})" if status.error else ""))
                 if now - self.last_reopen >= REOPEN_EVERY and hasattr(source, "reopen"):
                     self.last_reopen = now
                     source.reopen()
             elif status.error:
                 problems.append(f"{source.name}: {status.error}")
-        overflows = sum(source.status().overflows + source.status().dropped_blocks for source in self.sources)
+        statuses = [source.status() for source in self.sources]
+        losses = sum(status.overflows + status.dropped_blocks for status in statuses)
         text = "; ".join(problems) or None
-        if text != self.device_problem:
+        shown, shown_at = self.losses_shown
+        counts_due = losses != shown and now - shown_at >= COUNTS_SHOWN_EVERY
+        if text != self.device_problem or counts_due:  # overflows are counted on screen as they happen
             self.device_problem = text
-            self.deliver(DeviceProblem(text, overflows))
+            self.losses_shown = (losses, now)
+            self.deliver(DeviceProblem(text, losses))
 
     # ------------------------------------------------------------------ the engine
 
@@ -417,12 +462,21 @@ class CallSession:
                 break
             call.push(_shift(heard, offset))
         if until is None:
-            until = min(call.fed.values(), default=0.0) + offset - ANALYSIS_LATENCY
+            until = min((self._known_until(call, speaker) for speaker in call.fed), default=0.0) + offset
         while call.pending and call.pending[0][0][0] <= until:
             _, _, item = heapq.heappop(call.pending)
             self._feed(item)
         if until != math.inf and until > call.engine.state.now:
             self._deliver_events(call.engine.advance(until))
+
+    @staticmethod
+    def _known_until(call: CallInProgress, speaker: Speaker) -> float:
+        """Every input of this channel before this time is known: what its analyser has decided
+        (in silence that is about one report interval behind the audio), and in any case what
+        lies ANALYSIS_LATENCY behind the audio. An input at exactly the last decided time may
+        still come (ties are ordered by kind), so judging stops just before it."""
+        decided = call.decided.get(speaker, -math.inf) - 1e-6
+        return max(decided, call.fed[speaker] - ANALYSIS_LATENCY)
 
     def _feed(self, item: EngineInput) -> None:
         call = self.call

@@ -122,12 +122,12 @@ class CallAssistApp(App[None]):
         return self.status.call_time
 
     def _install_bindings(self) -> None:
-        """Bind the keys that work on this screen (a replay has no start or end of a call to press)."""
+        """Bind the keys that work on this screen, and only those: they are what the key bar shows."""
         keys = self.settings.keys
         actions = [("help", "help"), ("quit", "quit")]
-        if not self.replay:
-            actions += [("start_call", "start_call"), ("end_call", "end_call")]
-        actions += [("hold", "hold"), ("dismiss", "dismiss")]
+        if not self.replay:  # a recording starts, ends and holds as it was recorded
+            actions += [("start_call", "start_call"), ("end_call", "end_call"), ("hold", "hold")]
+        actions += [("dismiss", "dismiss")]
         actions += [(name, f"mark('{name}')") for name in SITUATION_KEYS]
         if self.replay:
             actions += [("pause", "pause"), ("back", "seek(-5)"), ("forward", "seek(5)")]
