@@ -81,7 +81,7 @@ def run_setup(args: argparse.Namespace, ask: Ask = input, say: Say = print) -> i
             setattr(choices, name, value.strip() if isinstance(value, str) else value)
     interactive = not args.no_input and sys.stdin.isatty()
     if interactive:
-        ask_interactively(choices, args, ask, say)
+        ask_interactively(choices, args, ask, say, current.live.sample_rate)
     else:
         missing = [f"--{key}" for key in ("company", "agent")
                    if not getattr(choices, key) or getattr(choices, key) == _shipped_call()[key]]
@@ -103,7 +103,8 @@ def _shipped_call() -> dict[str, str]:
     return _defaults()["call"]
 
 
-def ask_interactively(choices: Choices, args: argparse.Namespace, ask: Ask, say: Say) -> None:
+def ask_interactively(choices: Choices, args: argparse.Namespace, ask: Ask, say: Say, sample_rate: int = 16000) -> None:
+    from callassist.errors import CallassistError
     from callassist.live.devices import format_device_table, format_loopback_section, list_input_devices
     from callassist.live.loopback import loopback_speakers
 
@@ -112,7 +113,10 @@ def ask_interactively(choices: Choices, args: argparse.Namespace, ask: Ask, say:
     choices.company = _ask(ask, "公司/热线名称 company", "" if choices.company == shipped["company"] else choices.company)
     choices.agent = _ask(ask, "坐席姓名或工号 agent name or number", "" if choices.agent == shipped["agent"] else choices.agent)
     say("")
-    say(format_device_table(list_input_devices()))
+    try:
+        say(format_device_table(list_input_devices()))
+    except CallassistError as error:  # no sound system here: the devices can still be named
+        say(f"(cannot list the input devices: {error})")
     say("")
     say(format_loopback_section(loopback_speakers()))
     say("")
@@ -127,11 +131,19 @@ def ask_interactively(choices: Choices, args: argparse.Namespace, ask: Ask, say:
         choices.caller_channel = max(choices.caller_channel, 0)
     elif how == "2":
         choices.caller_device = ""
-        choices.caller_channel = int(_ask(ask, "caller channel", str(max(choices.caller_channel, 1))))
+        choices.caller_channel = _ask_number(ask, say, "caller channel", max(choices.caller_channel, 1))
     else:
         choices.caller_device, choices.caller_channel = "", -1
     if args.meter_seconds > 0:
-        check_levels(choices, args.meter_seconds, say)
+        check_levels(choices, args.meter_seconds, say, sample_rate)
+
+
+def _ask_number(ask: Ask, say: Say, question: str, current: int) -> int:
+    while True:
+        answer = _ask(ask, question, str(current))
+        if answer.isdigit():
+            return int(answer)
+        say(f"'{answer}' is not a channel number: 0, 1, ...")
 
 
 def _ask(ask: Ask, question: str, current: str, allow_empty: bool = False) -> str:
@@ -143,7 +155,8 @@ def _ask(ask: Ask, question: str, current: str, allow_empty: bool = False) -> st
             return current
 
 
-def check_levels(choices: Choices, seconds: float, say: Say, clock: Callable[[], float] = time.monotonic) -> None:
+def check_levels(choices: Choices, seconds: float, say: Say, sample_rate: int = 16000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
     """A live meter per side for `seconds`: the agent speaks, a test call plays through the softphone."""
     from callassist.errors import CallassistError
     from callassist.live.devices import resolve_input_device
@@ -158,7 +171,7 @@ def check_levels(choices: Choices, seconds: float, say: Say, clock: Callable[[],
         sources = [DeviceSource(device.index, min(channels, device.channels))]
         wiring = [("坐席 agent", 0, 0)]
         if is_loopback(choices.caller_device):
-            sources.append(LoopbackSource(SoundcardCapture(loopback_name(choices.caller_device), 16000)))
+            sources.append(LoopbackSource(SoundcardCapture(loopback_name(choices.caller_device), sample_rate)))
             wiring.append(("客户 caller", 1, 0))
         elif separate:
             sources.append(DeviceSource(choices.caller_device, max(choices.caller_channel, 0) + 1))

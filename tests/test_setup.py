@@ -145,3 +145,20 @@ def test_live_offers_setup_and_warns_on_screen_while_placeholders_remain(alsa_de
         subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+def test_setup_asks_again_until_an_answer_makes_sense(tmp_path, monkeypatch):
+    """The interactive questions, answered through `ask` (no device: the level check is skipped)."""
+    import argparse
+
+    from callassist.setup import run_setup
+
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    answers = iter(["", "平安", "三零二", "", "2", "one", "1"])  # no company at first; a channel in words
+    said: list[str] = []
+    args = argparse.Namespace(config=tmp_path / "c.toml", company=None, agent=None, agent_device=None,
+                              caller_device=None, caller_channel=None, language=None, no_input=False, meter_seconds=0)
+    assert run_setup(args, ask=lambda question: next(answers), say=said.append) == 0
+    settings = load_settings(tmp_path / "c.toml")
+    assert (settings.call.company, settings.call.agent, settings.live.caller_channel) == ("平安", "三零二", 1)
+    assert "'one' is not a channel number: 0, 1, ..." in said
