@@ -101,6 +101,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "replay_finished": ("回放结束 — 按 q 退出", "replay finished — press q to quit"),
     "analysis_error": ("分析出错（仍在运行）", "analysis error (still running)"),
     "heard": ("听到", "heard"),
+    "said": ("原话", "said"),
     "cue": ("关键词", "cue"),
     "hold_count": ("{n} 次", "{n} hold(s)"),
     "call": ("通话", "call"),

@@ -41,6 +41,7 @@ def test_demo_prints_a_summary(capsys):
     assert "得分: 88/100  扣分: 坐席冷场 −2 (00:41.32)、禁用语 −10 (00:43.00)" in out  # the deductions behind it
     assert "违规  禁用语  [坐席]" in out and "提示  得知来电人姓氏  [客户]" in out  # labels, not ids
     assert "听到: 「我不知道」  (匹配度 100/100)" in out  # a labelled match score, never a bare `score 100.0`
+    assert "听到: 「这个我不」\n           原话: 「这个我不知道。」" in out  # a partial cue match, with its sentence
     assert "forbidden_phrase" not in out and "caller_name" not in out
 
 

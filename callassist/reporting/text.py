@@ -39,6 +39,9 @@ def summary_text(report: CallReport, labels: Labels | None = None) -> str:
         if e.heard:
             match = f"  ({word('match')} {e.score:.0f}/100)" if e.score is not None else ""
             lines.append(f"{INDENT}{word('heard')}: 「{e.heard}」{match}")
+            said = _said(report, e.heard, e.speaker, e.t)
+            if said:
+                lines.append(f"{INDENT}{word('said')}: 「{said}」")
         if e.detail and e.detail.replace(" ", "") != (e.heard or "").replace(" ", ""):
             lines.append(f"{INDENT}{word('detail')}: {labels.detail(e.detail)}")
     check = report.checklist
@@ -49,6 +52,19 @@ def summary_text(report: CallReport, labels: Labels | None = None) -> str:
         f"{labels.check('hold')} {_verdict(check.hold.ok, labels)} ({word('hold_count', n=len(check.hold.holds))})",
     ]
     return "\n".join(lines)
+
+
+def _said(report: CallReport, heard: str, speaker: str | None, t: float) -> str | None:
+    """The whole utterance a phrase was heard in, when it says more than the phrase: a partial
+    match (「这个我不」) reads right only with its sentence."""
+    heard = heard.replace(" ", "")
+    for record in report.utterances:
+        u = record.utterance
+        text = u.text.replace(" ", "")
+        if (speaker in (None, u.speaker) and u.start - 0.5 <= t <= u.end + 0.5 and heard in text
+                and text.strip("。！？!?，, ") != heard):
+            return text
+    return None
 
 
 def _verdict(ok: bool | None, labels: Labels) -> str:
