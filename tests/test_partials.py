@@ -9,7 +9,7 @@ import pytest
 
 from callassist.engine import Engine
 from callassist.recognition import VoskResults, join_chinese
-from callassist.inputs import SpeechEnded, SpeechStarted
+from callassist.inputs import SpeechStarted
 
 
 def words(*items: tuple[str, float, float]) -> list[dict]:
