@@ -132,6 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("paths", nargs="*", type=Path, help="pack files or folders (default: the standard pack)")
     show = scripts_commands.add_parser("show", parents=[common], help="print the effective pack")
     show.add_argument("--json", action="store_true", help="as JSON instead of text")
+    rules = commands.add_parser("rules", help="test QA rules on sample dialogues")
+    rules_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    rules_test = rules_commands.add_parser(
+        "test", parents=[common], help="run sample dialogues; pass/fail per case, exit 1 on any failure"
+    )
+    rules_test.add_argument("pack", type=Path, help="the pack with the rules (TOML file or folder)")
+    rules_test.add_argument("cases", type=Path, help="cases file (TOML, [[case]] tables)")
     add_models_commands(commands)
     return parser
 
@@ -247,6 +254,20 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_rules_test(args: argparse.Namespace) -> int:
+    from callassist.rules.cases import read_cases, run_case
+
+    settings = load_settings(args.config)
+    pack = effective_pack(settings, [*args.scripts, args.pack])
+    cases = read_cases(args.cases)
+    results = [run_case(case, pack, settings) for case in cases]
+    for result in results:
+        print(result.describe())
+    failed = sum(not r.passed for r in results)
+    print(f"{len(results)} case(s): {len(results) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
 def run_devices() -> int:
     from callassist.live.devices import format_device_table, format_loopback_section, list_input_devices
     from callassist.live.loopback import loopback_speakers
@@ -316,6 +337,7 @@ def pack_to_json(pack: ScriptPack) -> dict:
         "forbidden": [asdict(f) for f in pack.forbidden],
         "required": [asdict(r) for r in pack.required.values()],
         "cues": [asdict(c) for c in pack.cues],
+        "rules": [asdict(r) for r in pack.rules],
     }
 
 
@@ -341,7 +363,15 @@ def pack_to_text(pack: ScriptPack) -> str:
     for c in pack.cues:
         evidence = " ".join(c.phrases) or c.characters or c.pattern or ""
         lines.append(f"{c.id} -> {c.situation} [{c.speaker}]: {evidence}{where(c)}")
+    lines += ["", "## rules"]
+    lines += [f"{r.id} [{rule_cost(r)}] {r.title}{where(r)}" for r in pack.rules]
     return "\n".join(lines)
+
+
+def rule_cost(rule) -> str:
+    if rule.fatal:
+        return f"{rule.kind}, fatal"
+    return f"{rule.kind}, -{rule.deduction}" if rule.deduction else rule.kind
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -409,4 +439,6 @@ def run_command(args: argparse.Namespace) -> int:
         from callassist.modelcli import run_models
 
         return run_models(args)
+    if args.command == "rules":
+        return run_rules_test(args)
     return run_scripts(args)

@@ -57,7 +57,7 @@ class Engine:
             settings=settings,
             matcher=matcher or PhraseMatcher(settings.matching.threshold),
             state=self.state,
-            emit=self._new.append,
+            emit=self._emit,
             withdraw=self._withdraw,
             clear=self.cleared.append,
             phase=self,
@@ -193,6 +193,11 @@ class Engine:
         cleared = self.cleared[:]
         self.cleared.clear()
         return cleared
+
+    def _emit(self, event: Event) -> None:
+        self._new.append(event)
+        for detector in self.detectors:
+            detector.on_event(event)
 
     def _withdraw(self, event: Event) -> None:
         for pending in (self._new, self.events):

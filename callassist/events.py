@@ -31,6 +31,10 @@ class Event:
     score: float | None = None
     detail: str | None = None
     emitted: float | None = None
+    rule: str | None = None  # the pack rule that raised it (its id is also the event id)
+    title: str | None = None  # the rule's title, for QA staff
+    fatal: bool | None = None  # a fatal item: the call fails whatever its score
+    follow_up_hours: float | None = None  # a hint that owes the caller a follow-up this soon
 
     def to_json(self) -> dict[str, Any]:
         return {key: _rounded(value) for key, value in asdict(self).items() if value is not None}

@@ -18,6 +18,16 @@ from typing import Any, Literal, TypeVar, get_args
 import re2
 
 from callassist.errors import ConfigError
+from callassist.rules.model import Rule
+from callassist.rules.parse import (
+    PHRASE_SET_OPTIONAL,
+    PHRASE_SET_REQUIRED,
+    RULE_OPTIONAL,
+    RULE_REQUIRED,
+    RuleReader,
+    expand_sets,
+    read_phrase_set,
+)
 
 Speaker = Literal["agent", "caller"]
 SituationKind = Literal["situation", "hint"]
@@ -86,6 +96,15 @@ class Cue:
 
 
 @dataclass(frozen=True)
+class PhraseSet:
+    """Named phrases that rules use as `said = "@id"`."""
+
+    id: str
+    phrases: tuple[str, ...]
+    source: SourceRef | None = None
+
+
+@dataclass(frozen=True)
 class ScriptPack:
     sources: tuple[str, ...]
     situations: dict[str, Situation]
@@ -93,6 +112,7 @@ class ScriptPack:
     required: dict[str, RequiredPhrase]
     cues: tuple[Cue, ...]
     placeholders: dict[str, str] = field(default_factory=dict)
+    rules: tuple[Rule, ...] = ()  # QA rules, phrase sets already expanded
 
     def fill(self, text: str) -> str:
         """Fill `{company}`, `{agent}` and other placeholders known to the pack."""
@@ -225,6 +245,8 @@ _TABLES = {
         ("id", "situation", "speaker"),
         ("phrases", "characters", "pattern", "threshold", "disabled"),
     ),
+    "rule": _Schema(RULE_REQUIRED, RULE_OPTIONAL),
+    "phrase_set": _Schema(PHRASE_SET_REQUIRED, PHRASE_SET_OPTIONAL),
 }
 _STEP = _Schema(("say",), ("wait", "action"))
 _CUE_EVIDENCE = ("phrases", "characters", "pattern")
@@ -236,7 +258,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 _Table = tuple[Any, ...]  # a table's position: ("forbidden", 3) or ("situation", 0, "step", 1)
-_Value = Situation | ForbiddenPhrase | RequiredPhrase | Cue
+_Value = Situation | ForbiddenPhrase | RequiredPhrase | Cue | Rule | PhraseSet
 _T = TypeVar("_T")
 
 
@@ -302,6 +324,7 @@ class _Entry:
     id_line: int
     refers_to: tuple[str, int] | None = None  # (situation id, line) a forbidden phrase or cue names
     capture_line: int | None = None  # line of the first step that says {1}
+    uses: tuple[tuple[str, str, int], ...] = ()  # (table, id, line) a rule names
 
 
 class _FileReader:
@@ -384,6 +407,8 @@ class _FileReader:
                 "forbidden": self._forbidden,
                 "required": self._required,
                 "cue": self._cue,
+                "rule": self._rule,
+                "phrase_set": self._phrase_set,
             }[name]
             entry = build(table, raw, entry)
         if len(self.problems) == before:
@@ -464,6 +489,16 @@ class _FileReader:
         )
         refers_to = (cue.situation, self.lines.line(table, "situation"))
         return replace(entry, value=cue, refers_to=refers_to)
+
+    def _rule(self, table: _Table, raw: dict[str, Any], entry: _Entry) -> _Entry:
+        reader = RuleReader(lambda key, message: self._problem(table, key, message))
+        rule = replace(reader.rule(entry.id, raw), source=entry.source)
+        uses = tuple((r.kind, r.name, self.lines.line(table, r.key)) for r in reader.references)
+        return replace(entry, value=rule, uses=uses)
+
+    def _phrase_set(self, table: _Table, raw: dict[str, Any], entry: _Entry) -> _Entry:
+        phrases = read_phrase_set(raw, lambda key, message: self._problem(table, key, message))
+        return replace(entry, value=PhraseSet(entry.id, phrases, entry.source))
 
     def _unknown_keys(
         self, table: _Table, raw: Mapping[str, Any], schema: _Schema, name: str
@@ -623,6 +658,12 @@ def _cross_check(entries: dict[str, dict[str, _Entry]]) -> list[PackProblem]:
             message = f"no situation {name!r} is defined"
             message += f" (did you mean {close[0]!r}?)" if close else ""
             problems.append(PackProblem(entry.source.path, line, "situation", message))
+    for entry in entries["rule"].values():
+        for table, name, line in entry.uses:
+            if name not in entries[table]:
+                close = difflib.get_close_matches(name, entries[table], n=1)
+                message = f"no {table} {name!r} is defined" + (f" (did you mean {close[0]!r}?)" if close else "")
+                problems.append(PackProblem(entry.source.path, line, table, message))
     capturing = {
         entry.value.situation
         for entry in entries["cue"].values()
@@ -668,6 +709,7 @@ def load_pack(
     assembly = _assemble(paths)
     if assembly.problems:
         raise ConfigError(str(assembly.problems[0]))
+    sets = {s.id: s.phrases for s in assembly.values("phrase_set", PhraseSet)}
     return ScriptPack(
         sources=tuple(assembly.files),
         situations={s.id: s for s in assembly.values("situation", Situation)},
@@ -675,4 +717,5 @@ def load_pack(
         required={r.id: r for r in assembly.values("required", RequiredPhrase)},
         cues=tuple(assembly.values("cue", Cue)),
         placeholders=values,
+        rules=tuple(expand_sets(rule, sets) for rule in assembly.values("rule", Rule)),
     )

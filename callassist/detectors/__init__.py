@@ -1,5 +1,7 @@
 """One small detector per situation. Their order does not matter: the engine owns the call
-phase they share and applies the changes they ask for after all of them have seen an input."""
+phase they share and applies the changes they ask for after all of them have seen an input,
+and the rules detector judges once all of them have (`on_settled`), seeing the situations they
+raised for the same input."""
 
 from callassist.detectors.angry_caller import AngryCallerDetector
 from callassist.detectors.base import CallState, Countdown, Detector, DetectorContext
@@ -15,6 +17,7 @@ from callassist.detectors.hold import HoldDetector
 from callassist.detectors.manual import ManualSituationDetector
 from callassist.detectors.noisy_line import NoisyLineDetector
 from callassist.detectors.quiet_caller import QuietCallerDetector
+from callassist.detectors.rules import RulesDetector
 from callassist.detectors.silent_caller import SilentCallerDetector
 
 DETECTORS: tuple[type[Detector], ...] = (
@@ -32,6 +35,7 @@ DETECTORS: tuple[type[Detector], ...] = (
     DialectDetector,
     HintDetector,
     ManualSituationDetector,
+    RulesDetector,
 )
 
 __all__ = ["DETECTORS", "CallState", "Countdown", "Detector", "DetectorContext"]

@@ -232,6 +232,9 @@ class Detector:
 
     def on_manual(self, item: ManualSituation) -> None: ...
 
+    def on_event(self, event: Event) -> None:
+        """Any detector raised `event` (situation episodes for the rules)."""
+
     def deadline(self) -> float | None:
         return None
 

@@ -1,8 +1,9 @@
 """HTML pages for QA staff: one call's report and a batch summary, plus the batch CSV.
 
-Every page is self-contained: inline CSS and inline SVG, no scripts, no fonts or images to
-fetch, so a team lead can open it from a shared folder with no network. All report text
-(transcripts, paths, notes) is user data and is escaped.
+Every page is self-contained: inline CSS and inline SVG, no fonts or images to fetch, so a
+team lead can open it from a shared folder with no network; the only script is the batch
+summary's inline filter (by agent, rule, fatal). All report text (transcripts, paths, notes) is
+user data and is escaped.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ FOLLOW_UP_UNKNOWN = "通话后 72 小时内（72 h after the call）"
 TOO_LONG_MARK = '<span class="bad">超时</span>'
 COMPLAINT_MARK = '<span class="bad">投诉</span>'
 NO_SPEECH_MARK = ' <span class="badge violation" title="两个声道都没有人讲话">无语音</span>'
+FATAL_MARK = ' <span class="bad fatal-mark">致命项·不合格</span>'
 VIOLATION_MARK = ' <span class="bad">违规</span>'
 NOT_SAID = '<span class="bad">未说</span>'
 NO_UTTERANCES_NOTE = "本通话没有逐句文字，讲话区间无法画出：时间轴只显示事件（含证据区间）和保持。"
@@ -91,6 +93,8 @@ table + dl.facts { margin-top: 12px; }
 .score small { font-size: 20px; color: var(--muted); font-weight: 400; }
 .score.good { color: #15803d; } .score.fair { color: #b45309; } .score.poor { color: var(--violation); }
 ul.deductions { list-style: none; padding: 0; margin: 8px 0 0; }
+.score-box p.fatal { color: var(--violation); margin: 4px 0 0; }
+form.filter { margin: 0 0 8px; } form.filter label { margin-right: 12px; }
 .badge { display: inline-block; padding: 0 8px; border-radius: 10px; font-size: 13px;
   color: #fff; white-space: nowrap; }
 .badge.agent { background: var(--agent); } .badge.caller { background: var(--caller); }
@@ -297,9 +301,14 @@ def score_box(score: Score) -> str:
         f'<li><b>−{d.points}</b> {event_name(d.event_id)} <span class="time">{clock(d.t)}</span></li>'
         for d in score.deductions
     ] or ['<li class="muted">无扣分</li>']
+    fatal = "".join(
+        f'<p class="fatal">致命项：{esc(f.title)} <span class="time">{clock(f.t)}</span></p>'
+        for f in score.fatal
+    )
+    verdict = '<p class="fatal"><b>本通话不合格</b>（致命项，不论得分）</p>' if fatal else ""
     return (
         f'<div class="score-box"><div class="score {score_class(score.value, score.start)}">'
-        f'{score.value}<small>/{score.start}</small></div>'
+        f'{score.value}<small>/{score.start}</small></div>{verdict}{fatal}'
         f'<ul class="deductions">{"".join(items)}</ul></div>'
     )
 
@@ -741,6 +750,8 @@ class CallRow:
     follow_up_due: str | None  # ISO datetime: complaints need a resolution within 72 h
     started: str | None  # ISO datetime the call started, when known
     no_speech: bool = False  # nobody spoke on either channel (flagged, not a perfect call)
+    fatal: tuple[str, ...] = ()  # titles of the fatal items raised: the call fails
+    follow_ups: tuple[tuple[str, str | None], ...] = ()  # (rule title, ISO due time) per follow-up hint
 
     @classmethod
     def from_report(
@@ -768,6 +779,12 @@ class CallRow:
             follow_up_due=iso(started + FOLLOW_UP) if complaint and started else None,
             started=iso(started) if started else None,
             no_speech=report.source.no_speech,
+            fatal=tuple(f.title for f in report.score.fatal),
+            follow_ups=tuple(
+                (e.title or e.id, iso(started + timedelta(hours=e.follow_up_hours)) if started else None)
+                for e in events
+                if e.follow_up_hours
+            ),
         )
 
 
@@ -817,16 +834,56 @@ def started_cell(started: str | None) -> str:
 
 
 def worst_calls_section(rows: Sequence[CallRow]) -> str:
+    """Every call, fatal ones first, then by score; filterable by agent, event id and fatal."""
     table_rows = [
-        f'<tr><td>{call_link(r)}</td><td>{esc(r.agent or "—")}</td><td class="time">{started_cell(r.started)}</td>'
-        f'<td class="num">{clock(r.duration)}</td><td class="num"><b>{r.score}</b>{NO_SPEECH_MARK if r.no_speech else ""}</td>'
+        f'<tr data-agent="{esc(r.agent or "")}" data-ids=" {esc(" ".join(sorted(r.counts)))} " '
+        f'data-fatal="{"1" if r.fatal else "0"}">'
+        f'<td>{call_link(r)}</td><td>{esc(r.agent or "—")}</td><td class="time">{started_cell(r.started)}</td>'
+        f'<td class="num">{clock(r.duration)}</td><td class="num"><b>{r.score}</b>{NO_SPEECH_MARK if r.no_speech else ""}{FATAL_MARK if r.fatal else ""}</td>'
         f'<td>{counts_text(r.counts)}</td>'
         f'<td>{share_bar("agent", r.talk_share_agent)}</td><td class="num">{seconds_text(r.non_talk_time)}</td>'
         f'<td>{COMPLAINT_MARK if r.complaint else ""}</td></tr>'
-        for r in sorted(rows, key=lambda r: (r.score, r.name))
+        for r in sorted(rows, key=lambda r: (not r.fatal, r.score, r.name))
     ]
     headers = ["通话", "坐席", "开始", "时长", "得分", "主要事件", "坐席讲话占比", "无人讲话", "投诉"]
-    return section("worst", "通话（得分从低到高）", table(headers, table_rows, "calls", numeric=(3, 4, 7)))
+    calls_table = table(headers, table_rows, "calls", numeric=(3, 4, 7))
+    return section("worst", "通话（致命项在前，得分从低到高）", calls_filter(rows) + calls_table)
+
+
+def calls_filter(rows: Sequence[CallRow]) -> str:
+    """Selects over the calls table (agent, event or rule id, fatal only) and the script that
+    hides the rows that do not match; without scripts every row stays shown."""
+    agents = sorted({r.agent for r in rows if r.agent})
+    ids = sorted({event_id for r in rows for event_id in r.counts})
+    agent_options = "".join(f'<option value="{esc(a)}">{esc(a)}</option>' for a in agents)
+    id_options = "".join(f'<option value="{esc(i)}">{esc(i)}</option>' for i in ids)
+    return (
+        '<form class="filter" id="calls-filter">'
+        f'<label>坐席 <select name="agent"><option value="">全部</option>{agent_options}</select></label> '
+        f'<label>规则/事件 <select name="rule"><option value="">全部</option>{id_options}</select></label> '
+        '<label><input type="checkbox" name="fatal"> 只看致命项</label> '
+        '<span class="muted" id="calls-shown"></span></form>'
+        f"<script>{FILTER_SCRIPT}</script>"
+    )
+
+
+FILTER_SCRIPT = """
+(function () {
+  var form = document.getElementById('calls-filter');
+  function apply() {
+    var agent = form.agent.value, rule = form.rule.value, fatal = form.fatal.checked, shown = 0;
+    var rows = document.querySelectorAll('table.calls tbody tr');
+    rows.forEach(function (row) {
+      var ok = (!agent || row.dataset.agent === agent) && (!rule || row.dataset.ids.indexOf(' ' + rule + ' ') >= 0)
+        && (!fatal || row.dataset.fatal === '1');
+      row.hidden = !ok; shown += ok ? 1 : 0;
+    });
+    document.getElementById('calls-shown').textContent = shown + ' / ' + rows.length;
+  }
+  form.addEventListener('change', apply);
+  document.addEventListener('DOMContentLoaded', apply);
+})();
+"""
 
 
 def bar_chart(totals: Sequence[tuple[str, int]], violation_ids: set[str]) -> str:
@@ -895,10 +952,26 @@ def agents_section(rows: Sequence[CallRow]) -> str:
     return section("agents", "坐席成绩（平均分从低到高）", f'<div class="cards">{cards}</div>')
 
 
+def follow_ups_table(rows: Sequence[CallRow]) -> str:
+    """Follow-ups that rules owe (a promised call back), soonest first."""
+    owed = sorted(
+        ((due, r, title) for r in rows for title, due in r.follow_ups), key=lambda item: (item[0] or "~", item[1].name)
+    )
+    if not owed:
+        return ""
+    table_rows = [
+        f'<tr><td>{call_link(r)}</td><td>{esc(r.agent or "—")}</td><td>{esc(title)}</td>'
+        f'<td class="due">{local_time(due) if due else "—"}</td></tr>'
+        for due, r, title in owed
+    ]
+    return "<h3>规则要求的回访</h3>" + table(["通话", "坐席", "规则", "跟进截止"], table_rows, "follow-ups")
+
+
 def complaints_section(rows: Sequence[CallRow]) -> str:
     complaints = sorted((r for r in rows if r.complaint), key=lambda r: (r.follow_up_due or "~", r.name))
+    follow_ups = follow_ups_table(rows)
     if not complaints:
-        return section("complaints", "投诉通话", '<p class="muted">本批没有投诉通话。</p>')
+        return section("complaints", "投诉与回访", '<p class="muted">本批没有投诉通话。</p>' + follow_ups)
     table_rows = [
         f'<tr><td>{call_link(r)}</td><td>{esc(r.agent or "—")}</td><td class="time">{started_cell(r.started)}</td>'
         f'<td class="due">{local_time(r.follow_up_due) if r.follow_up_due else esc(FOLLOW_UP_UNKNOWN)}</td></tr>'
@@ -906,7 +979,7 @@ def complaints_section(rows: Sequence[CallRow]) -> str:
     ]
     note = '<p class="muted">投诉须在 72 小时内给来电人处理方案。</p>'
     complaints_table = table(["通话", "坐席", "开始", "跟进截止"], table_rows, "complaints")
-    return section("complaints", "投诉通话", note + complaints_table)
+    return section("complaints", "投诉与回访", note + complaints_table + follow_ups)
 
 
 def failures_section(failures: Sequence[FailedCall]) -> str:

@@ -161,15 +161,36 @@ class Deduction:
 
 
 @dataclass(frozen=True)
+class FatalItem:
+    """An event of a fatal rule: the call fails whatever its score."""
+
+    event_id: str
+    t: float
+    title: str
+
+
+@dataclass(frozen=True)
 class Score:
     value: int
     start: int
     deductions: tuple[Deduction, ...]
+    fatal: tuple[FatalItem, ...] = ()
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.fatal)
 
 
 def score(events: list[Event], start: int, deductions: dict[str, int]) -> Score:
+    """Points off per event id (`deductions`), and the fatal items among the events."""
     taken = tuple(Deduction(e.id, e.t, deductions[e.id]) for e in events if deductions.get(e.id))
-    return Score(max(0, start - sum(d.points for d in taken)), start, taken)
+    fatal = tuple(FatalItem(e.id, e.t, e.title or e.id) for e in events if e.fatal)
+    return Score(max(0, start - sum(d.points for d in taken)), start, taken, fatal)
+
+
+def deductions_of(engine: Engine) -> dict[str, int]:
+    """Points per event id: the settings' `[score.deductions]`, then each pack rule's own."""
+    return engine.settings.score.deductions | {r.id: r.deduction for r in engine.pack.rules}
 
 
 @dataclass(frozen=True)
@@ -246,6 +267,8 @@ class CallReport:
                 "value": self.score.value,
                 "start": self.score.start,
                 "deductions": [{"id": d.event_id, "t": round(d.t, 2), "points": d.points} for d in self.score.deductions],
+                "fatal": [{"id": f.event_id, "t": round(f.t, 2), "title": f.title} for f in self.score.fatal],
+                "failed": self.score.failed,
             },
         }
 
@@ -276,6 +299,7 @@ class CallReport:
             score=Score(
                 score_data["value"], score_data["start"],
                 tuple(Deduction(d["id"], d["t"], d["points"]) for d in score_data["deductions"]),
+                tuple(FatalItem(f["id"], f["t"], f["title"]) for f in score_data.get("fatal", ())),
             ),
             generator=data["generator"],
         )
@@ -344,7 +368,7 @@ def build_report(
         events=tuple(engine.events),
         checklist=checklist(engine),
         talk=talk_figures(engine, source.duration),
-        score=score(engine.events, settings.score.start, settings.score.deductions),
+        score=score(engine.events, settings.score.start, deductions_of(engine)),
     )
 
 

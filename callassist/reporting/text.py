@@ -20,13 +20,13 @@ def summary_text(report: CallReport, labels: Labels | None = None) -> str:
     lines = [
         f"{word('call')}: {source.audio or source.transcript}  "
         f"({format_time(source.duration)}, {word('text_from')} {source.text_from})",
-        f"{word('score')}: {score.value}/{score.start}  {word('deductions')}: {deductions}",
+        f"{word('score')}: {score.value}/{score.start}  {word('deductions')}: {deductions}" + fatal_note(report),
         "",
     ]
     if not report.events:
         lines.append(word("no_events"))
     for e in report.events:
-        head = f"{format_time(e.t)}  {labels.kind(e.kind)}  {labels.event(e.id)}"
+        head = f"{format_time(e.t)}  {labels.kind(e.kind)}  {e.title or labels.event(e.id)}"  # a rule's own title
         if e.step:
             head += f" · {labels.step(e.step)}"
         if e.speaker:
@@ -69,3 +69,9 @@ def _said(report: CallReport, heard: str, speaker: str | None, t: float) -> str 
 
 def _verdict(ok: bool | None, labels: Labels) -> str:
     return labels.word("not_judged") if ok is None else "✓" if ok else "✗ " + labels.word("missing")
+
+
+def fatal_note(report: CallReport) -> str:
+    """A fatal item fails the call whatever its score."""
+    titles = [f.title for f in report.score.fatal]
+    return f"  不合格（致命项：{'、'.join(titles)}）" if titles else ""
