@@ -132,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("paths", nargs="*", type=Path, help="pack files or folders (default: the standard pack)")
     show = scripts_commands.add_parser("show", parents=[common], help="print the effective pack")
     show.add_argument("--json", action="store_true", help="as JSON instead of text")
+    review = commands.add_parser("review", help="listen to a batch's calls in the browser and mark events (127.0.0.1 only)")
+    review.add_argument("out", type=Path, help="the --out folder of a `callassist batch` run")
+    review.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; 0: any free port)")
+
     rules = commands.add_parser("rules", help="test QA rules on sample dialogues")
     rules_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
     rules_test = rules_commands.add_parser(
@@ -254,8 +258,27 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_review(args: argparse.Namespace) -> int:
+    from callassist.review.server import make_server
+
+    try:
+        server = make_server(args.out, args.port)
+    except OSError as error:
+        raise CallassistError(f"--port {args.port}: cannot listen on 127.0.0.1 ({error.strerror}); try another port") from None
+    host, port = server.server_address[:2]
+    print(f"review: http://{host}:{port}/  (only this computer can open it; Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
 def run_rules_test(args: argparse.Namespace) -> int:
     from callassist.rules.cases import read_cases, run_case
+    from callassist.settings import effective_pack, load_settings
 
     settings = load_settings(args.config)
     pack = effective_pack(settings, [*args.scripts, args.pack])
@@ -441,4 +464,6 @@ def run_command(args: argparse.Namespace) -> int:
         return run_models(args)
     if args.command == "rules":
         return run_rules_test(args)
+    if args.command == "review":
+        return run_review(args)
     return run_scripts(args)

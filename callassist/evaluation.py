@@ -7,6 +7,8 @@ An expected event is found when an event of that id (and step, speaker and phras
 label gives them) was raised with `t` in [lo, hi] (default: t ± 1 s); `match_events` is that one
 rule, used by `callassist eval` and by the tests alike. Events of an `optional` id neither count
 against the rules nor are required; other events that match no label are false alarms.
+A labels file with no recording or transcript beside it may name them (`"audio"`,
+`"transcript"`), as the review page does for the labels it saves beside a batch report.
 """
 
 from __future__ import annotations
@@ -154,6 +156,25 @@ def format_table(per_id: dict[str, IdScore], calls: int) -> str:
     return "\n".join(lines)
 
 
+def named_sources(labels: Path) -> tuple[Path | None, Path | None]:
+    """The recording and transcript a labels file names (`audio`, `transcript`: as the review
+    page writes them beside a batch report), relative paths from the labels file's folder."""
+    try:
+        data = json.loads(labels.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise InputFileError.at(labels, f"cannot read labels ({error})") from None
+    named = []
+    for key in ("audio", "transcript"):
+        value = data.get(key) if isinstance(data, dict) else None
+        path = labels.parent / value if isinstance(value, str) and value else None
+        if path is not None and not path.is_file():
+            raise InputFileError.at(labels, f"names a {key} file that is missing: {path}")
+        named.append(path)
+    if named == [None, None]:
+        raise InputFileError.at(labels, "has no recording or transcript beside it (and names none)")
+    return named[0], named[1]
+
+
 def labelled_calls(folder: Path) -> list[tuple[Path, Path | None, Path | None]]:
     """(labels, audio, transcript) for every CALL.labels.json under `folder`."""
     if not folder.is_dir():
@@ -164,7 +185,7 @@ def labelled_calls(folder: Path) -> list[tuple[Path, Path | None, Path | None]]:
         audio = next((stem.with_suffix(s) for s in (".wav", ".flac", ".ogg") if stem.with_suffix(s).is_file()), None)
         transcript = stem.with_suffix(".jsonl") if stem.with_suffix(".jsonl").is_file() else None
         if audio is None and transcript is None:
-            raise InputFileError.at(labels, "has no recording or transcript beside it")
+            audio, transcript = named_sources(labels)
         found.append((labels, audio, transcript))
     if not found:
         raise InputFileError.at(folder, "holds no *.labels.json files")
