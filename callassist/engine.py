@@ -80,6 +80,7 @@ class Engine:
         self.state.now = item.t
         self._dispatch(item)
         self._apply_phase()
+        self._settle()
         return self._take()
 
     def feed_all(self, items: Iterable[EngineInput]) -> list[Event]:
@@ -117,6 +118,7 @@ class Engine:
                 if at == when:
                     detector.on_deadline(when)
             self._apply_phase()
+            self._settle()
 
     # Phase requests (PhaseRequests): detectors ask, `_apply_phase` changes the phase.
 
@@ -193,6 +195,10 @@ class Engine:
         cleared = self.cleared[:]
         self.cleared.clear()
         return cleared
+
+    def _settle(self) -> None:
+        for detector in self.detectors:
+            detector.on_settled()
 
     def _emit(self, event: Event) -> None:
         self._new.append(event)

@@ -378,3 +378,19 @@ when = { regex = "工号[0-9零一二三四五六七八九]+" }
     assert said_in_time == []
     too_late = run_dialogue(pack, settings, [("agent", 8.0, 12.0, "您好，很高兴为您服务，我的工号三零二。")])
     assert hits(too_late) == [("work_number", 10.0)]
+
+
+def test_a_rule_scoped_to_a_situation_does_not_depend_on_the_detector_order(settings, example_pack):
+    """The angry caller's cue and the rules are judged on the same inputs; with the rules
+    detector first or last, the promise is judged inside the episode."""
+    from callassist.detectors import DETECTORS
+
+    utterances = read_transcript(CALLS / "angry_promise.jsonl")
+    raised = []
+    for order in (DETECTORS, tuple(reversed(DETECTORS))):
+        engine = Engine(example_pack, settings, detectors=order)
+        engine.feed_all(transcript_inputs(utterances))
+        engine.finish(utterances[-1].end + 1.0)
+        raised.append([(e.id, round(e.t, 2)) for e in engine.events if e.rule])
+    assert raised[0] == raised[1]
+    assert "promise_to_angry_caller" in [event_id for event_id, _ in raised[0]]

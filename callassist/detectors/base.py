@@ -235,6 +235,10 @@ class Detector:
     def on_event(self, event: Event) -> None:
         """Any detector raised `event` (situation episodes for the rules)."""
 
+    def on_settled(self) -> None:
+        """Every detector has handled the input (or the deadlines of one instant) and the phase
+        changes they asked for are applied: what they raised for it has gone to `on_event`."""
+
     def deadline(self) -> float | None:
         return None
 

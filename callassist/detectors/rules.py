@@ -8,7 +8,9 @@ may still be said after the trigger, silence) runs on engine deadlines, never th
 
 Situation episodes (`while = "angry_caller"`) come from the events the other detectors raise:
 an episode runs from the event's evidence until `timings.episode_gap` seconds after it was
-raised (the gap that groups that situation's cues), or the end of the call.
+raised (the gap that groups that situation's cues), or the end of the call. Text and deadlines
+are judged in `on_settled`, once every detector has handled the same input, so a situation
+raised by the very utterance that holds the trigger counts whatever the detector order.
 """
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ class RulesDetector(Detector):
         ]
         self.pending: list[_Pending] = []
         self.late: list[tuple[Rule, Event]] = []  # `last` rules: kept until the call's end is known
+        self.unjudged: list[HeardText] = []  # text of the current input, judged when settled
+        self.due: float | None = None  # a deadline instant reached, judged when settled
         self.quiet_since: float | None = None
         self.silence_done: set[str] = set()  # silence rules raised in the current quiet stretch
         self._silence_rules = [r for r in self.rules if r.silence is not None]
@@ -99,8 +103,18 @@ class RulesDetector(Detector):
             self.silence_done = set()
 
     def on_heard(self, heard: HeardText) -> None:
-        if not self.rules:
-            return
+        if self.rules:
+            self.unjudged.append(heard)
+
+    def on_settled(self) -> None:
+        if self.due is not None:
+            due, self.due = self.due, None
+            self._judge_deadline(due)
+        for heard in self.unjudged:
+            self._judge(heard)
+        self.unjudged.clear()
+
+    def _judge(self, heard: HeardText) -> None:
         if not heard.final:
             flagged = self.from_partials.setdefault(heard.key, {})
             for rule in self._text_rules:
@@ -132,7 +146,7 @@ class RulesDetector(Detector):
 
     # -- time -----------------------------------------------------------------------------
 
-    def deadline(self) -> float | None:
+    def _next_due(self) -> float | None:
         due = [w.closes for w in self.windows if w.closes is not None and not w.overdue]
         due += [p.closes for p in self.pending if p.closes is not None]
         if self.quiet_since is not None:
@@ -140,6 +154,14 @@ class RulesDetector(Detector):
         return min(due, default=None)
 
     def on_deadline(self, t: float) -> None:
+        self.due = t
+
+    def deadline(self) -> float | None:
+        if self.due is not None:  # reached, not judged yet: nothing further is due before that
+            return None
+        return self._next_due()
+
+    def _judge_deadline(self, t: float) -> None:
         for window in [w for w in self.windows if w.closes is not None and w.closes <= t and not w.overdue]:
             speaker = window.rule.speaker
             talking = self.state.speaking[speaker] if speaker else self.state.anyone_speaking
@@ -234,10 +256,7 @@ class RulesDetector(Detector):
         return any(start <= t <= end for start, end in self.episodes.get(rule.during, ()))
 
     def _on_hold_at(self, t: float) -> bool:
-        since, ended = self.state.hold_since, self.state.hold_ended_at
-        if since is None or t < since:
-            return False
-        return self.state.on_hold or (ended is not None and ended >= since and t <= ended)
+        return any(h.start <= t and (h.end is None or t <= h.end) for h in self.state.phase.holds)
 
     def _before(self, rule: Rule, context: Context, t: float, own: tuple[HeardText, int] | None) -> bool:
         """Was `context` said before time `t` within its reach? `own` is the trigger's utterance
