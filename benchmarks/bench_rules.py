@@ -73,7 +73,10 @@ def extra_pack(path: Path, count: int, seed: int = 11) -> None:
     path.write_text("\n".join(entries), encoding="utf-8")
 
 
-def measure(utterances: int, extra: int) -> dict:
+QA_RULES = Path("examples") / "qa_rules" / "rules.toml"  # relative to the tree measured
+
+
+def measure(utterances: int, extra: int, rules: Path | None = None) -> dict:
     """Seconds for the engine over the transcript (best of 3) and the events it raised."""
     from callassist.engine import Engine
     from callassist.scriptpack import load_pack
@@ -86,6 +89,8 @@ def measure(utterances: int, extra: int) -> dict:
         if extra:
             paths.append(Path(folder) / "extra.toml")
             extra_pack(paths[0], extra)
+        if rules is not None:
+            paths.append(rules)
         pack = load_pack(paths, {"company": "平安", "agent": "三零二"})
     transcript = synthetic_transcript(utterances)
     inputs = transcript_inputs(transcript)
@@ -108,7 +113,10 @@ def main() -> None:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps({str(extra): measure(args.utterances, extra) for extra in (0, args.extra_phrases)}))
+        results = {str(extra): measure(args.utterances, extra) for extra in (0, args.extra_phrases)}
+        if QA_RULES.is_file():  # a tree with the rule language: the six example QA rules too
+            results["rules"] = measure(args.utterances, 0, QA_RULES)
+        print(json.dumps(results))
         return
     script = Path(__file__).resolve()
     child_args = ["--utterances", str(args.utterances), "--extra-phrases", str(args.extra_phrases)]
@@ -126,6 +134,11 @@ def main() -> None:
     print(f"  cost of {args.extra_phrases} extra phrases: before {before[extra]['seconds'] / before['0']['seconds']:.1f}x, "
           f"now {after[extra]['seconds'] / after['0']['seconds']:.1f}x the standard pack's")
     print(f"  speed-up with the extra phrases: {before[extra]['seconds'] / after[extra]['seconds']:.1f}x (target >= 5)")
+    if "rules" in after:
+        rules, standard = after["rules"], after["0"]
+        print(f"  standard pack + the six example QA rules ({QA_RULES}): {rules['seconds']:.2f} s, "
+              f"{args.utterances / rules['seconds']:,.0f} utterances/s, {rules['seconds'] / standard['seconds']:.2f}x the "
+              f"standard pack's time ({len(rules['events']) - len(standard['events'])} rule events)")
 
 
 if __name__ == "__main__":

@@ -96,7 +96,7 @@ class Cue:
 
 
 @dataclass(frozen=True)
-class PhraseSet:
+class NamedPhrases:
     """Named phrases that rules use as `said = "@id"`."""
 
     id: str
@@ -258,7 +258,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 _Table = tuple[Any, ...]  # a table's position: ("forbidden", 3) or ("situation", 0, "step", 1)
-_Value = Situation | ForbiddenPhrase | RequiredPhrase | Cue | Rule | PhraseSet
+_Value = Situation | ForbiddenPhrase | RequiredPhrase | Cue | Rule | NamedPhrases
 _T = TypeVar("_T")
 
 
@@ -498,7 +498,7 @@ class _FileReader:
 
     def _phrase_set(self, table: _Table, raw: dict[str, Any], entry: _Entry) -> _Entry:
         phrases = read_phrase_set(raw, lambda key, message: self._problem(table, key, message))
-        return replace(entry, value=PhraseSet(entry.id, phrases, entry.source))
+        return replace(entry, value=NamedPhrases(entry.id, phrases, entry.source))
 
     def _unknown_keys(
         self, table: _Table, raw: Mapping[str, Any], schema: _Schema, name: str
@@ -709,7 +709,7 @@ def load_pack(
     assembly = _assemble(paths)
     if assembly.problems:
         raise ConfigError(str(assembly.problems[0]))
-    sets = {s.id: s.phrases for s in assembly.values("phrase_set", PhraseSet)}
+    sets = {s.id: s.phrases for s in assembly.values("phrase_set", NamedPhrases)}
     return ScriptPack(
         sources=tuple(assembly.files),
         situations={s.id: s for s in assembly.values("situation", Situation)},

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -143,6 +144,18 @@ def test_review_refuses_a_folder_that_is_not_a_batch_output(tmp_path):
     )
 
 
+def test_the_summary_lists_fatal_calls_first_with_filters_and_follow_ups(batch_out):
+    page = (batch_out / "summary.html").read_text(encoding="utf-8")
+    rows = re.findall(r'<tr data-agent="[^"]*" data-ids="([^"]*)" data-fatal="([01])">.*?<a href="([^"]+)"', page)
+    assert [(href, fatal) for _, fatal, href in rows] == [
+        ("calls/fatal_callback.html", "1"), ("calls/angry_promise.html", "0"),
+    ]  # fatal first although its score (85) is higher than the other's (80)
+    assert " not_my_job " in rows[0][0] and " details_before_identity " in rows[1][0]
+    assert '<select name="rule">' in page and '<input type="checkbox" name="fatal">' in page
+    follow_ups = page.split("<h3>规则要求的回访</h3>")[1].split("</table>")[0]
+    assert "fatal_callback" in follow_ups and "承诺回电：72 小时内需回访" in follow_ups
+
+
 def eval_row(out: Path, event_id: str) -> list[str]:
     result = subprocess.run(
         [sys.executable, "-m", "callassist", "eval", str(out / "calls"), "--scripts", str(EXAMPLE)],
@@ -196,6 +209,11 @@ def test_the_page_in_a_browser_plays_seeks_and_saves_a_false_alarm_that_eval_cou
             " row.querySelector('button.false_alarm').click(); })()"
         )
         browser.wait_for(f"document.querySelector('#events tr[data-index=\"{silence}\"]').classList.contains('false_alarm')")
+        # the static summary's filter: fatal calls only
+        browser.open(base + "/summary.html")
+        browser.evaluate("document.querySelector('#calls-filter input[name=fatal]').click()")
+        shown = "[...document.querySelectorAll('table.calls tbody tr')].filter(r => !r.hidden).map(r => r.dataset.fatal)"
+        assert browser.evaluate(shown) == ["1"]
     finally:
         browser.close()
 

@@ -205,6 +205,13 @@ title = "x"
 kind = "violation"
 when = { said = ["保证"] }
 unless = { said = ["请稍等"], turn = 1 }
+
+[[rule]]
+id = "r_required_unless"
+title = "x"
+kind = "required"
+when = { said = ["保证"] }
+unless = { said = ["请稍等"] }
 """
 
 
@@ -219,9 +226,10 @@ def test_scripts_check_reports_rule_problems_at_their_lines(tmp_path):
         "rules.toml:28: deduction: a hint costs no points; make it a violation",
         "rules.toml:36: when: a rule takes exactly one of when (what is said) or silence (seconds)",
         "rules.toml:43: unless: unless[0].turn: unknown key; allowed: said, regex, any, all, none, speaker, threshold, side, within, turns",
+        "rules.toml:50: unless: a required rule's window is first, last or after; while and unless apply to violations and hints",
     ]
     result = cli("scripts", "check", str(path))
-    assert result.returncode == 1 and len(result.stdout.splitlines()) == 6
+    assert result.returncode == 1 and len(result.stdout.splitlines()) == 7
 
 
 def test_the_example_pack_checks_clean():

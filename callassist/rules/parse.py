@@ -93,6 +93,10 @@ class RuleReader:
             for index, item in enumerate(unless_raw)
             if (context := self._context("unless", item, f"unless[{index}]")) is not None
         )
+        if kind == "required":
+            for key in ("while", "unless"):
+                if key in raw:
+                    self.problem(key, "a required rule's window is first, last or after; while and unless apply to violations and hints")
         advice = raw.get("advice")
         if advice is not None and (not isinstance(advice, str) or not advice.strip()):
             self.problem("advice", "must be a non-empty string")

@@ -116,7 +116,8 @@ class SayNowCard(Panel):
             situation = pack.situations.get(event.id)
             steps = len(situation.steps) if situation and situation.steps else None
             step = f" · {labels.step(event.step, steps)}" if event.step and steps and steps > 1 else ""
-            text += Text(f"{labels.word('say_now')} · {labels.event(event.id)}{step}\n", style="bold")
+            name = event.title or labels.event(event.id)  # a rule's own title
+            text += Text(f"{labels.word('say_now')} · {name}{step}\n", style="bold")
             if event.say:
                 text += Text(event.say + "\n", style="bold white")
             if event.advice:
