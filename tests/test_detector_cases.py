@@ -17,6 +17,7 @@ from callassist.detectors import DETECTORS
 from callassist.engine import Engine
 from callassist.evaluation import Label, match_events
 from callassist.events import Event
+from callassist.scriptpack import load_pack
 from callassist.inputs import (
     AudioMissing,
     EngineInput,
@@ -46,6 +47,7 @@ class DetectorCase:
     withdrawn: tuple[Label, ...]
     has_text: bool
     caller_audio: bool
+    scripts: tuple[str, ...] = ()  # extra packs (paths from the repository root), e.g. rules
 
 
 def _inputs(raw: dict[str, Any], number: int) -> list[EngineInput]:
@@ -105,6 +107,7 @@ def load_cases() -> list[DetectorCase]:
                 file=path.stem, detector=data["detector"], name=raw["name"], inputs=tuple(inputs),
                 end=raw["end"], expect=_labels(raw["expect"]), withdrawn=_labels(raw.get("withdrawn", [])),
                 has_text=raw.get("has_text", True), caller_audio=raw.get("caller_audio", True),
+                scripts=tuple(data.get("scripts", ())),
             ))
     return cases
 
@@ -115,6 +118,9 @@ def _show(events: list[Event]) -> str:
 
 @pytest.mark.parametrize("case", load_cases(), ids=lambda c: f"{c.file}: {c.name}")
 def test_detector_case(case: DetectorCase, settings, pack):
+    if case.scripts:
+        root = Path(__file__).resolve().parent.parent
+        pack = load_pack([root / path for path in case.scripts], {"company": "平安", "agent": "三零二"})
     engine = Engine(
         pack, settings, caller_audio=case.caller_audio, has_text=case.has_text,
         detectors=[BY_NAME[case.detector]],
