@@ -16,7 +16,7 @@ from callassist.live.messages import Raised, ReplayFinished
 from callassist.live.session import CallSession, ChannelSource, SessionOptions, Wiring
 from callassist.live.sources import FileSource
 from callassist.replay import ReplayRequest, replay
-from callassist.reporting.report import summary_text
+from callassist.reporting.text import summary_text
 from callassist.scriptpack import check_packs, load_pack
 from callassist.sources import transcript_inputs
 from callassist.transcript import read_transcript
@@ -67,14 +67,14 @@ def rule_events_match_labels(events: list[dict], name: str) -> None:
 
 @pytest.mark.parametrize("name", ["angry_promise", "fatal_callback"])
 def test_example_rules_fire_where_the_scene_says_from_the_transcript(name, settings, example_pack):
-    report = replay(ReplayRequest(transcript=CALLS / f"{name}.jsonl"), settings, example_pack)
+    report = replay(ReplayRequest(transcript=CALLS / f"{name}.jsonl"), settings, example_pack).to_json()
     rule_events_match_labels(report["events"], name)
 
 
 @pytest.mark.parametrize("name", ["angry_promise", "fatal_callback"])
 def test_example_rules_fire_where_the_scene_says_from_the_recording(name, settings, example_pack):
     request = ReplayRequest(audio=CALLS / f"{name}.wav", transcript=CALLS / f"{name}.jsonl")
-    report = replay(request, settings, example_pack)
+    report = replay(request, settings, example_pack).to_json()
     assert report["call"]["activity_from"] == "audio"
     rule_events_match_labels(report["events"], name)
 
@@ -94,17 +94,18 @@ def test_example_rules_fire_live_as_in_replay(name, settings, example_pack):
     live = [m.event.to_json() for m in messages if isinstance(m, Raised)]
     rule_events_match_labels(live, name)
     request = ReplayRequest(audio=CALLS / f"{name}.wav", transcript=CALLS / f"{name}.jsonl")
-    replayed = [e for e in replay(request, settings, example_pack)["events"] if e.get("rule")]
+    replayed = [e for e in replay(request, settings, example_pack).to_json()["events"] if e.get("rule")]
     assert sorted((e["id"], e["t"]) for e in live if e.get("rule")) == sorted((e["id"], e["t"]) for e in replayed)
 
 
 def test_fatal_item_fails_the_call_whatever_its_score(settings, example_pack):
-    report = replay(ReplayRequest(transcript=CALLS / "fatal_callback.jsonl"), settings, example_pack)
+    typed = replay(ReplayRequest(transcript=CALLS / "fatal_callback.jsonl"), settings, example_pack)
+    report = typed.to_json()
     score = report["score"]
     assert score["failed"] is True
     assert [f["id"] for f in score["fatal"]] == ["not_my_job"]
     assert score["value"] > 50  # a decent score, and the call still fails
-    assert "FAILED (fatal: 推诿：不归我管)" in summary_text(report)
+    assert "FAILED (fatal: 推诿：不归我管)" in summary_text(typed)
     deducted = {d["id"]: d["points"] for d in score["deductions"]}
     assert deducted["long_silence"] == 3  # the rule's own deduction
     callback = next(e for e in report["events"] if e["id"] == "callback_promised")
@@ -112,7 +113,7 @@ def test_fatal_item_fails_the_call_whatever_its_score(settings, example_pack):
 
 
 def test_rule_deductions_count_in_the_score(settings, example_pack):
-    report = replay(ReplayRequest(transcript=CALLS / "angry_promise.jsonl"), settings, example_pack)
+    report = replay(ReplayRequest(transcript=CALLS / "angry_promise.jsonl"), settings, example_pack).to_json()
     deducted = sorted((d["id"], d["points"]) for d in report["score"]["deductions"])
     assert deducted == [("details_before_identity", 10), ("greeting_work_number", 5), ("promise_to_angry_caller", 5)]
     assert report["score"]["value"] == 80 and report["score"]["failed"] is False
