@@ -105,7 +105,7 @@ def test_fatal_item_fails_the_call_whatever_its_score(settings, example_pack):
     assert score["failed"] is True
     assert [f["id"] for f in score["fatal"]] == ["not_my_job"]
     assert score["value"] > 50  # a decent score, and the call still fails
-    assert "FAILED (fatal: 推诿：不归我管)" in summary_text(typed)
+    assert "不合格（致命项：推诿：不归我管）" in summary_text(typed)
     deducted = {d["id"]: d["points"] for d in score["deductions"]}
     assert deducted["long_silence"] == 3  # the rule's own deduction
     callback = next(e for e in report["events"] if e["id"] == "callback_promised")

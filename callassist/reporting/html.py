@@ -182,9 +182,11 @@ $body
 # ---------------------------------------------------------------- formatting
 
 
-def event_name(event_id: str) -> str:
-    """An event id as people read it (its Chinese title); the id itself stays in the tooltip."""
-    return f'<span class="event-name" title="{esc(event_id)}">{esc(standard_labels().event(event_id))}</span>'
+def event_name(event_id: str, title: str | None = None) -> str:
+    """An event id as people read it (its Chinese title, or a pack rule's own `title`); the id
+    itself stays in the tooltip."""
+    shown = title or standard_labels().event(event_id)
+    return f'<span class="event-name" title="{esc(event_id)}">{esc(shown)}</span>'
 
 
 def esc(value: Any) -> str:
@@ -442,7 +444,7 @@ def svg_overlaps(overlaps: Sequence[tuple[float, float]], scale: TimeScale) -> l
 
 
 def event_tooltip(event: Event) -> str:
-    lines = [f"{KIND_LABELS.get(event.kind, event.kind)} {standard_labels().event(event.id)}", f"时间 {clock(event.t)}"]
+    lines = [f"{KIND_LABELS.get(event.kind, event.kind)} {event.title or standard_labels().event(event.id)}", f"时间 {clock(event.t)}"]
     if event.step is not None:
         lines.append(f"第 {event.step} 步")
     if event.heard:
@@ -606,7 +608,7 @@ def event_lines(event: Event, keys: Sequence[str] = ("say", "heard", "detail")) 
 def event_summary(event: Event) -> str:
     """The event's id and step, then the line to say, what was heard and why."""
     step = f" 第 {event.step} 步" if event.step is not None else ""
-    return f"{event_name(event.id)}{step}{event_lines(event)}"
+    return f"{event_name(event.id, event.title)}{step}{event_lines(event)}"
 
 
 def event_row(event: Event) -> str:
@@ -647,7 +649,7 @@ def events_section(events: Sequence[Event]) -> str:
         lines = event_lines(event, ("say", "heard", "detail", "advice"))
         rows.append(
             f'<tr id="event-{i}" class="event-row {esc(event.kind)}"><td class="time">{clock(event.t)}</td>'
-            f'<td>{kind_badge(event.kind)}</td><td>{event_name(event.id)}</td>'
+            f'<td>{kind_badge(event.kind)}</td><td>{event_name(event.id, event.title)}</td>'
             f'<td class="num">{esc(event.step if event.step is not None else "")}</td><td>{speaker_badge(event.speaker)}</td>'
             f'<td class="text">{lines}</td></tr>'
         )
