@@ -396,6 +396,7 @@ class CallScorer:
             return CallOutcome(job.report_name, error=f"{job.source}: unexpected {type(error).__name__}: {error}")
 
     def _score(self, job: CallJob) -> CallOutcome:
+        from callassist.pipeline import VoskRecognition
         from callassist.replay import ReplayRequest, replay
         from callassist.reporting.html import call_report_html
         from callassist.reporting.report import CallReport, write_json_atomically, write_text_atomically
@@ -404,7 +405,7 @@ class CallScorer:
         fingerprint = call_fingerprint(job, self.rules)
         needs_model = job.transcript is None and job.audio is not None and self.options.asr == "vosk"
         request = ReplayRequest(audio=job.audio, transcript=job.transcript)
-        report = replay(request, self.settings, self.pack, self._model() if needs_model else None)
+        report = replay(request, self.settings, self.pack, VoskRecognition(self._model()) if needs_model else None)
         report = report.with_source(name=job.report_name, agent=job.agent, started=job.started, fingerprint=fingerprint)
         data = report.to_json()
         if self.options.mask:

@@ -158,12 +158,13 @@ def run_replay(args: argparse.Namespace, request: ReplayRequest) -> int:
         check_writable_file(args.report, "--report")
     settings = load_settings(args.config)
     pack = effective_pack(settings, args.scripts)
-    speech_model = None
+    recognition = None
     if request.audio is not None and request.transcript is None and getattr(args, "asr", "none") == "vosk":
+        from callassist.pipeline import VoskRecognition
         from callassist.recognition import open_speech_model
 
         open_recording(request.audio)  # a bad file is reported before a model is looked for
-        speech_model = open_speech_model(args.model, interactive=sys.stdin.isatty())
+        recognition = VoskRecognition(open_speech_model(args.model, interactive=sys.stdin.isatty()))
     on_screen = not args.headless and not getattr(args, "report", None) and sys.stdout.isatty()
     if request.audio is not None and on_screen:  # without a terminal (a pipe, CI): the summary
         from callassist.transcript import read_transcript
@@ -172,11 +173,11 @@ def run_replay(args: argparse.Namespace, request: ReplayRequest) -> int:
         open_recording(request.audio)
         transcript = read_transcript(request.transcript) if request.transcript else None
         replay_app(
-            request.audio, settings, pack, speed=args.speed, transcript=transcript, speech_model=speech_model,
+            request.audio, settings, pack, speed=args.speed, transcript=transcript, recognition=recognition,
             agent_channel=request.agent_channel, caller_channel=request.caller_channel,
         ).run()
         return 0
-    report = replay(request, settings, pack, speech_model)
+    report = replay(request, settings, pack, recognition)
     if getattr(args, "report", None):
         write_json_atomically(args.report, report.to_json())
         print(f"report written: {args.report} ({len(report.events)} events, score {report.score.value})")
@@ -209,16 +210,17 @@ def run_live(args: argparse.Namespace) -> int:
     }
     settings = replace(settings, live=replace(settings.live, **overrides))
     pack = effective_pack(settings, args.scripts)
-    speech_model = None
+    recognition = None
     if args.asr == "vosk":
+        from callassist.pipeline import VoskRecognition
         from callassist.recognition import open_speech_model
 
-        speech_model = open_speech_model(args.model, interactive=sys.stdin.isatty())
+        recognition = VoskRecognition(open_speech_model(args.model, interactive=sys.stdin.isatty()))
     from callassist.ui.run import live_app
 
     calls_dir = args.calls_dir or settings.base_dir / settings.live.calls_dir
     record = settings.live.record if args.record is None else args.record
-    live_app(settings, pack, speech_model, calls_dir, record).run()
+    live_app(settings, pack, recognition, calls_dir, record).run()
     return 0
 
 
@@ -314,8 +316,10 @@ def check_writable_file(path: Path, option: str, force: bool = True) -> None:
 
 def run_transcribe(args: argparse.Namespace) -> int:
     from callassist.audio.recording import open_recording
+    from callassist.pipeline import VoskRecognition
     from callassist.recognition import open_speech_model
     from callassist.replay import ReplayRequest, transcribe
+    from callassist.settings import effective_pack, load_settings
     from callassist.transcript import write_transcript
 
     request = ReplayRequest(audio=args.audio, agent_channel=args.agent_channel, caller_channel=args.caller_channel)
@@ -323,7 +327,8 @@ def run_transcribe(args: argparse.Namespace) -> int:
     check_writable_file(output, "--output", force=args.force)
     open_recording(args.audio)
     speech_model = open_speech_model(args.model, interactive=sys.stdin.isatty())
-    utterances = transcribe(request, speech_model)
+    settings = load_settings(None)
+    utterances = transcribe(request, settings, effective_pack(settings, []), VoskRecognition(speech_model))
     write_transcript(output, utterances)
     print(f"transcript written: {output} ({len(utterances)} utterances, model {speech_model.name})")
     return 0

@@ -1,140 +1,128 @@
-"""Replaying a recorded call through the engine: the QA path, the same engine as live."""
+"""Replaying a recorded call: the call pipeline driven as fast as it goes (the QA path).
+
+The file is read once, in blocks, straight into the pipeline, so memory does not grow with the
+call's length; the screen replay and live calls drive the same pipeline.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from callassist.audio.features import AnalyzerSettings, analyze_recording
-from callassist.audio.recording import ChannelMap, channel_map, open_recording
-from callassist.engine import Engine
-from callassist.errors import InputFileError
-from callassist.recognition import SpeechModel, recognize_channels
-from callassist.reporting.report import CallReport, CallSource, Deduction, build_report
+from callassist.audio.recording import ChannelMap, Recording, channel_map, open_recording
+from callassist.errors import CallassistError, InputFileError
+from callassist.inputs import Speaker, Utterance
+from callassist.pipeline import CallPipeline, Recognition
+from callassist.reporting.report import CallSource
 from callassist.scriptpack import ScriptPack
 from callassist.settings import Settings
-from callassist.sources import heard_inputs, transcript_inputs
-from callassist.inputs import EngineInput, SpeechStarted, Utterance, input_sort_key
 from callassist.transcript import read_transcript
+
+READ_BLOCK_SECONDS = 1.0  # how much of the file is read at a time (results do not depend on it)
 
 
 @dataclass(frozen=True)
 class ReplayRequest:
     audio: Path | None = None
     transcript: Path | None = None
-    duration: float | None = None  # where the call ends when no audio says so (else: last utterance)
+    duration: float | None = None  # where the call ends when no audio says so (else: when the talk ends)
     agent_channel: int = 0
     caller_channel: int = 1
 
 
 @dataclass(frozen=True)
-class PreparedCall:
-    """Everything the engine is fed for one call, and how the report describes its source."""
+class CallPlan:
+    """What a request amounts to: which channels of which recording carry whom, what gives the text."""
 
-    inputs: list[EngineInput]
-    source: CallSource
+    recording: Recording | None
+    channels: dict[Speaker, int]  # speaker -> channel of the recording analysed as theirs
+    transcript: list[Utterance] | None
+    transcript_activity: bool  # the transcript also says who speaks when (no usable audio)
     caller_audio: bool
-    utterances: list[Utterance]  # the final text, from the transcript or from recognition
-    analyzer: AnalyzerSettings | None = None  # the audio analyser's settings, when audio was analysed
+    notes: tuple[str, ...]
 
 
-RECOGNITION_BLOCK_SECONDS = 0.2  # how often recognisers are fed: the granularity of partial results
-
-
-def prepare_call(request: ReplayRequest, utterances: list[Utterance], speech_model: SpeechModel | None = None) -> PreparedCall:
+def plan_call(request: ReplayRequest, utterances: list[Utterance] | None) -> CallPlan:
     if request.audio is None:
-        end = max([request.duration or 0.0] + [u.end for u in utterances])
-        source = CallSource(
-            audio=None,
-            transcript=str(request.transcript),
-            duration=end,
-            text_from="transcript",
-            activity_from="transcript",
-        )
-        return PreparedCall(transcript_inputs(utterances), source, True, utterances)
-
+        if request.duration is not None and utterances and request.duration < max(u.end for u in utterances):
+            last = max(u.end for u in utterances)
+            raise CallassistError(
+                f"--duration {request.duration:g} is shorter than the transcript {request.transcript} "
+                f"(its last utterance ends at {last:.2f} s); give at least {last:.2f} or leave --duration out"
+            )
+        return CallPlan(None, {}, utterances or [], True, True, ())
     recording = open_recording(request.audio)
-    notes: list[str] = []
-    caller_audio = True
-    analyzer = None
     if recording.is_mono and utterances:
-        notes.append("mono recording (one mixed channel): speakers and speech activity come from the transcript")
-        inputs: list[EngineInput] = transcript_inputs(utterances)
-        channels, activity_from = {}, "transcript"
-    else:
-        if recording.is_mono:
-            notes.append(
-                "mono recording (one mixed channel) and no transcript: the channel is analysed as the "
-                "agent's (so is all recognised speech); caller-side situations are off"
-            )
-            mapping = ChannelMap(agent=0, caller=None)
-            caller_audio = False
-        else:
-            mapping = channel_map(recording, request.agent_channel, request.caller_channel)
-        channels = {k: v for k, v in (("agent", mapping.agent), ("caller", mapping.caller)) if v is not None}
-        if speech_model is not None:
-            recognized = recognize_channels(
-                speech_model.model, speech_model.sample_rate, recording.sample_rate, channels,
-                recording.blocks(RECOGNITION_BLOCK_SECONDS),
-            )
-            utterances = sorted((h.utterance for h in recognized if h.final and h.utterance.text), key=lambda u: u.start)
-        else:
-            recognized = heard_inputs(utterances)
-        analyzer = AnalyzerSettings()
-        inputs = analyze_recording(recording, mapping, analyzer) + recognized
-        inputs.sort(key=input_sort_key)
-        activity_from = "audio"
-    end = max([recording.duration] + [u.end for u in utterances])
-    source = CallSource(
-        audio=str(request.audio),
-        transcript=str(request.transcript) if request.transcript else None,
-        duration=end,
-        channel_map=channels,
-        text_from=(
-            "transcript" if request.transcript else f"vosk:{speech_model.name}" if speech_model else "none"
-        ),
-        activity_from=activity_from,
-        notes=tuple(notes),
+        note = "mono recording (one mixed channel): speakers and speech activity come from the transcript"
+        return CallPlan(recording, {}, utterances, True, True, (note,))
+    if recording.is_mono:
+        note = (
+            "mono recording (one mixed channel) and no transcript: the channel is analysed as the "
+            "agent's (so is all recognised speech); caller-side situations are off"
+        )
+        return CallPlan(recording, {"agent": 0}, None, False, False, (note,))
+    mapping: ChannelMap = channel_map(recording, request.agent_channel, request.caller_channel)
+    channels = {k: v for k, v in (("agent", mapping.agent), ("caller", mapping.caller)) if v is not None}
+    return CallPlan(recording, channels, utterances, False, True, ())
+
+
+def _drive(
+    request: ReplayRequest, plan: CallPlan, settings: Settings, pack: ScriptPack, recognition: Recognition | None
+) -> CallPipeline:
+    """Feed the planned call through a pipeline as fast as it goes, to its end."""
+    recording = plan.recording
+    pipeline = CallPipeline(
+        pack, settings,
+        {speaker: recording.sample_rate for speaker in plan.channels} if recording else {},
+        recognition=recognition if plan.channels else None,
+        transcript=plan.transcript,
+        transcript_activity=plan.transcript_activity,
+        caller_audio=plan.caller_audio,
     )
-    return PreparedCall(inputs, source, caller_audio, utterances, analyzer)
+    end = request.duration or 0.0
+    if recording is not None:
+        end = max(end, recording.duration)
+        if plan.channels:
+            for block in recording.blocks(READ_BLOCK_SECONDS):
+                for speaker, channel in plan.channels.items():
+                    pipeline.feed(speaker, block[:, channel])
+                pipeline.pump()
+    elif request.duration is None:
+        end = pipeline.settle(pipeline.transcript_end)
+    pipeline.finish(end)
+    if pipeline.recognition_errors:
+        raise RuntimeError("; ".join(pipeline.recognition_errors))
+    return pipeline
 
 
 def replay(
-    request: ReplayRequest, settings: Settings, pack: ScriptPack, speech_model: SpeechModel | None = None
-) -> CallReport:
-    """Replay one call and return its report. Without a transcript,
-    the audio is transcribed with `speech_model` when one is given."""
+    request: ReplayRequest, settings: Settings, pack: ScriptPack, recognition: Recognition | None = None
+) -> dict[str, Any]:
+    """Replay one call and return its report (schema callassist.report). Without a transcript,
+    the audio is transcribed by `recognition` when one is given."""
     if request.audio is None and request.transcript is None:
         raise InputFileError("nothing to replay: give an audio file, --transcript FILE, or both")
-    utterances = read_transcript(request.transcript) if request.transcript else []
-    call = prepare_call(request, utterances, speech_model if request.transcript is None else None)
-    has_text = call.source.text_from != "none"
-    engine = Engine(pack, settings, caller_audio=call.caller_audio, has_text=has_text)
-    engine.feed_all(call.inputs)
-    engine.finish(call.source.duration)
-    report = build_report(engine, call.source, call.utterances, call.analyzer)
-    if not any(isinstance(i, SpeechStarted) for i in call.inputs) and not any(u.text.strip() for u in call.utterances):
-        return marked_no_speech(report, settings)
-    return report
-
-
-NO_SPEECH_NOTE = (
-    "no speech on either channel (silence, a tone or noise only): nothing was judged; "
-    "check the recording, its channels and the line"
-)
-
-
-def marked_no_speech(report: CallReport, settings: Settings) -> CallReport:
-    """A call nobody speaks in is not a perfect call: it is flagged (`call.no_speech`), noted,
-    and takes the `no_speech` deduction (the whole score by default)."""
-    points = settings.score.deductions.get("no_speech", 0)
-    score = report.score
-    score = replace(
-        score, value=max(0, score.value - points), deductions=(*score.deductions, Deduction("no_speech", 0.0, points))
+    utterances = read_transcript(request.transcript) if request.transcript else None
+    plan = plan_call(request, utterances)
+    if utterances is not None:
+        recognition = None  # the transcript gives the text
+    pipeline = _drive(request, plan, settings, pack, recognition)
+    source = CallSource(
+        audio=str(request.audio) if request.audio else None,
+        transcript=str(request.transcript) if request.transcript else None,
+        duration=pipeline.now,
+        channel_map=dict(plan.channels),
+        text_from="transcript" if utterances is not None else recognition.name if recognition else "none",
+        activity_from="transcript" if plan.transcript_activity else "audio",
+        notes=plan.notes,
     )
-    return replace(report, score=score).with_source(no_speech=True, notes=(*report.source.notes, NO_SPEECH_NOTE))
+    return pipeline.report(source)
 
 
-def transcribe(request: ReplayRequest, speech_model: SpeechModel) -> list[Utterance]:
+def transcribe(
+    request: ReplayRequest, settings: Settings, pack: ScriptPack, recognition: Recognition
+) -> list[Utterance]:
     """The recording's final recognised text, both channels, in time order."""
-    return prepare_call(request, [], speech_model).utterances
+    plan = plan_call(ReplayRequest(request.audio, None, None, request.agent_channel, request.caller_channel), None)
+    return _drive(request, plan, settings, pack, recognition).report_utterances()

@@ -97,6 +97,7 @@ class KeySettings:
     dialect: str
     angry: str
     dismiss: str
+    retry_save: str
     help: str
     quit: str
     pause: str

@@ -1,11 +1,13 @@
-"""Test doubles kept out of the package: sources (and, later, recognisers) that behave like the real ones."""
+"""Test doubles kept out of the package: sources and recognisers that behave like the real ones."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
+from callassist.inputs import Speaker, Utterance, UtteranceHeard
 from callassist.live.sources import AudioBlock, Clock, Sleep, SourceStatus, _Liveness
 
 
@@ -72,6 +74,11 @@ class FakeSource:
         return SourceStatus(
             stalled=self._liveness.stalled(), reopen_attempts=self._reopen_attempts, error=self._error
         )
+
+    @property
+    def exhausted(self) -> bool:
+        """Every sample has been read (or cut off by `stop_after`)."""
+        return self._next_frame >= len(self._audio)
 
 
 class FakeClock:
@@ -205,3 +212,57 @@ class OverflowingSource(FakeSource):
 
     def status(self) -> SourceStatus:
         return SourceStatus(overflows=self._blocks_read // self._every, stalled=super().status().stalled)
+class ScriptedRecognition:
+    """A recogniser that "hears" a given transcript, for tests of what consumes recognition.
+
+    Each utterance of a channel comes out as a real recogniser's would, timed by the samples it
+    is given: a partial result with the first half of its text once the audio passes the
+    utterance's middle, the final result once the audio passes its end. `delay` (seconds of wall
+    time per block) makes it slow, so results arrive late as from a busy recogniser.
+    """
+
+    name = "scripted"
+
+    def __init__(self, utterances: list[Utterance], delay: float = 0.0, partials: bool = True) -> None:
+        self.utterances = utterances
+        self.delay = delay
+        self.partials = partials
+
+    def open_channel(self, speaker: Speaker, input_rate: int) -> "ScriptedChannel":
+        mine = [u for u in self.utterances if u.speaker == speaker]
+        return ScriptedChannel(mine, input_rate, self.delay, self.partials)
+
+
+class ScriptedChannel:
+    def __init__(self, utterances: list[Utterance], rate: int, delay: float, partials: bool) -> None:
+        self.waiting = sorted(utterances, key=lambda u: u.end)
+        self.rate = rate
+        self.delay = delay
+        self.partials = partials
+        self.frames = 0
+        self.partial_sent: set[int] = set()
+        self.index = 0
+
+    def accept(self, samples: np.ndarray) -> list[UtteranceHeard]:
+        if self.delay:
+            time.sleep(self.delay)
+        self.frames += len(samples)
+        return self._heard(self.frames / self.rate)
+
+    def finish(self) -> list[UtteranceHeard]:
+        return self._heard(float("inf"), at=self.frames / self.rate)
+
+    def _heard(self, until: float, at: float | None = None) -> list[UtteranceHeard]:
+        t = until if at is None else at
+        heard = []
+        while self.waiting and self.waiting[0].end <= until:
+            u = self.waiting.pop(0)
+            heard.append(UtteranceHeard(t=t, utterance=u, final=True, key=f"{u.speaker}:{self.index}"))
+            self.index += 1
+        if self.waiting and self.partials:
+            u = self.waiting[0]
+            if (u.start + u.end) / 2 <= until and self.index not in self.partial_sent:
+                self.partial_sent.add(self.index)
+                half = replace(u, text=u.text[: max(1, len(u.text) // 2)], end=t, words=())
+                heard.append(UtteranceHeard(t=t, utterance=half, final=False, key=f"{u.speaker}:{self.index}"))
+        return heard

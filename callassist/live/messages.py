@@ -10,7 +10,9 @@ from callassist.detectors.base import Countdown
 from callassist.events import Event
 from callassist.inputs import UtteranceHeard
 
-CallPhase = Literal["waiting", "in_call", "on_hold", "ended"]
+CallPhase = Literal["waiting", "in_call", "on_hold", "ending", "saved", "save_failed", "ended"]
+"""A call's lifecycle: waiting -> in_call (<-> on_hold) -> ending -> saved | save_failed -> waiting.
+A replay, which saves nothing, ends in `ended`."""
 
 
 @dataclass(frozen=True)
@@ -18,7 +20,7 @@ class Tick:
     """Sent at the meter rate: the call's state, clock, levels and running countdowns."""
 
     phase: CallPhase
-    call_time: float  # seconds since the call started (0 while waiting)
+    call_time: float  # seconds since the call started (0 while waiting; its length once ended)
     agent_dbfs: float | None
     caller_dbfs: float | None  # None: no caller channel wired
     countdowns: tuple[Countdown, ...] = ()
@@ -63,14 +65,38 @@ class Checklist:
 @dataclass(frozen=True)
 class CallStarted:
     caller_audio: bool  # False: no caller channel, caller-side situations are off
-    resumed_at: float | None = None  # replay: judging starts afresh here after a seek
 
 
 @dataclass(frozen=True)
 class CallEnded:
+    """The call is over and judged. `error`: why its report could not be saved (it is kept:
+    `unsaved` reports wait for a retry)."""
+
     report_path: str | None
     score: int
     recording_path: str | None = None
+    error: str | None = None
+    unsaved: int = 0
+
+
+@dataclass(frozen=True)
+class SaveRetried:
+    """Reports kept after a failed save were written again: `saved` now, `unsaved` still waiting."""
+
+    saved: tuple[str, ...]
+    error: str | None
+    unsaved: int
+
+
+@dataclass(frozen=True)
+class Jumped:
+    """Replay: the playhead moved to `position`. The call is judged from its start whatever the
+    jumps; `known` is what the judgement raised and heard up to the new position that the screen
+    has not shown (everything since the start when `restart`: the screen starts over)."""
+
+    position: float
+    restart: bool
+    known: tuple["SessionMessage", ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,6 +120,6 @@ class ReplayFinished:
 
 
 SessionMessage = (
-    Tick | Heard | Raised | Withdrawn | Cleared | Checklist | CallStarted | CallEnded | DeviceProblem
-    | WorkerFailed | ReplayFinished
+    Tick | Heard | Raised | Withdrawn | Cleared | Checklist | CallStarted | CallEnded | SaveRetried | Jumped
+    | DeviceProblem | WorkerFailed | ReplayFinished
 )

@@ -1,68 +1,64 @@
-"""A call session: audio sources → per-channel features and recognition (or a transcript) →
-the engine → messages for the screen. The same engine as replay; no Textual here.
+"""A call session: what a live call (or a replay on screen) adds to the call pipeline.
+
+The pipeline (`callassist.pipeline`) judges a call; the session adds only what is live: audio
+sources read in a worker thread, the agent's keys (start, end, hold, situations), device
+watching, level meters and ticks for the screen, the call's lifecycle and saving its report.
+Replays pace their file source and can seek. No Textual here.
 
 `run()` is the body of one worker thread. The audio callback only queues blocks (see
-`sources`); features and the engine run here, each recogniser in its own thread. The screen
-talks to the session through thread-safe commands and hears back through `deliver`, so no
-widget is ever touched from a worker thread.
+`sources`); the pipeline's recognisers run in their own threads. The screen talks to the session
+through thread-safe commands and hears back through `deliver`, so no widget is ever touched from a
+worker thread.
+
+Lifecycle: waiting -> in_call (<-> on_hold) -> ending -> saved | save_failed -> waiting. A report
+that cannot be written is kept in memory (`unsaved`) and written again by `retry_save()`; the
+call still ends and the next one starts clean.
 """
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import logging
 import math
 import queue
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from callassist.audio.features import ChannelAnalyzer
-from callassist.engine import Engine
+from callassist.audio.recording import open_recording
+from callassist.inputs import EngineInput, Speaker, Utterance
 from callassist.live.messages import (
     CallEnded,
     CallPhase,
     CallStarted,
-    Checklist,
-    Cleared,
     DeviceProblem,
     Heard,
-    Raised,
+    Jumped,
     ReplayFinished,
+    SaveRetried,
     SessionMessage,
     Tick,
-    Withdrawn,
     WorkerFailed,
 )
 from callassist.live.sources import AudioBlock, AudioSource
-from callassist.recognition import ChannelRecognizer, RecognitionWorker, SpeechModel
-from callassist.reporting.report import CallReport, CallSource, build_report, checklist, write_json_atomically
+from callassist.pipeline import CallPipeline, Recognition
+from callassist.reporting.report import CallSource, write_json_atomically
 from callassist.scriptpack import ScriptPack
 from callassist.settings import Settings
-from callassist.sources import heard_inputs
-from callassist.inputs import (
-    AudioMissing,
-    EngineInput,
-    HoldChanged,
-    ManualSituation,
-    Speaker,
-    Utterance,
-    UtteranceHeard,
-    input_sort_key,
-)
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_LATENCY = 0.5  # s: features are final this long after their audio (VAD hangover + frame)
 REOPEN_EVERY = 1.0  # s of wall-clock time between attempts to reopen a stalled device
 READ_RETRY_AFTER = 0.5  # s of wall-clock time a source whose read raised is left alone
 SAME_FAILURE_EVERY = 1.0  # s: the same failure is shown at most this often (the rest are counted)
 COUNTS_SHOWN_EVERY = 0.5  # s: new overflow and drop counts reach the screen at most this often
+SAVED_SHOWN_FOR = 3.0  # s of stream time the screen says "saved" before it waits for the next call
+FAST_FORWARD_BLOCK_SECONDS = 1.0  # replay seeks judge the skipped audio in blocks this long
 
 
 @dataclass(frozen=True)
@@ -94,36 +90,86 @@ class SessionOptions:
     source_name: str = "live"
 
 
+@dataclass(frozen=True)
+class UnsavedReport:
+    """A report that could not be written, kept until a retry writes it."""
+
+    path: Path
+    report: dict[str, Any]
+
+
 def level_dbfs(samples: np.ndarray) -> float:
     energy = float(np.mean(np.square(samples, dtype=np.float64))) if len(samples) else 0.0
     return 10 * math.log10(energy) if energy > 1e-10 else -100.0
 
 
+class StereoRecorder:
+    """Writes the call's two speakers as the two channels of one file, aligned by stream time:
+    sample n of each channel is the n-th sample that speaker's source delivered since the call
+    started, however the two sources cut their blocks. At the end the shorter channel is padded
+    with silence, so both channels are the call's full length. Without a caller, that channel
+    is silence."""
+
+    def __init__(self, path: Path, sample_rate: int, caller: bool) -> None:
+        import soundfile
+
+        self.path = path
+        self.caller = caller
+        self.file = soundfile.SoundFile(path, "x", samplerate=sample_rate, channels=2, subtype="PCM_16")
+        self.waiting: list[list[np.ndarray]] = [[], []]  # per channel, samples not yet written
+        self.frames = [0, 0]  # per channel, samples added
+        self._written = 0
+
+    def add(self, column: int, samples: np.ndarray) -> None:
+        samples = np.asarray(samples, dtype=np.float32)
+        if not self.caller:
+            self.file.write(np.column_stack([samples, np.zeros_like(samples)]))
+            self._written += len(samples)
+            self.frames = [self._written, self._written]
+            return
+        self.waiting[column].append(samples)
+        self.frames[column] += len(samples)
+        ready = min(self.frames[0] - self._written, self.frames[1] - self._written)
+        if ready > 0:
+            self._write(ready)
+
+    def close(self) -> None:
+        longest = max(self.frames) - self._written
+        if longest > 0:
+            for column in (0, 1):
+                short = longest - (self.frames[column] - self._written)
+                if short:
+                    self.waiting[column].append(np.zeros(short, np.float32))
+                    self.frames[column] += short
+            self._write(longest)
+        self.file.close()
+
+    def _write(self, frames: int) -> None:
+        columns = []
+        for column in (0, 1):
+            joined = np.concatenate(self.waiting[column])
+            columns.append(joined[:frames])
+            rest = joined[frames:]
+            self.waiting[column] = [rest] if len(rest) else []
+        self.file.write(np.column_stack(columns))
+        self._written += frames
+
+
 class CallInProgress:
-    """Everything that lives for one call: analysers, recognisers, the engine, what is pending."""
+    """Everything that lives for one call."""
 
-    def __init__(self, session: "CallSession", start: float) -> None:
-        self.start = start  # stream time (recording position in replay) where call time 0 is
-        self.engine = Engine(
+    def __init__(self, session: "CallSession", name: str | None) -> None:
+        self.pipeline = CallPipeline(
             session.pack, session.settings,
+            {speaker: session.sources[w.source].sample_rate for speaker, w in session.wiring.speakers().items()},
+            recognition=session.recognition,
+            transcript=session.transcript,
             caller_audio=session.wiring.caller is not None,
-            has_text=session.speech_model is not None or session.transcript is not None,
+            listener=session.tell,
         )
-        self.pending: list[tuple[tuple[float, int], int, EngineInput]] = []
-        self.counter = itertools.count()
-        self.fed: dict[Speaker, float] = {}
-        # Per channel, the stream time up to which its analyser has decided everything: its inputs
-        # come sorted by time, so nothing earlier than the last one will follow.
-        self.decided: dict[Speaker, float] = {}
-        self.missing: dict[Speaker, bool] = {}
-        self.analyzers: dict[Speaker, ChannelAnalyzer] = {}
-        self.recognizers: dict[Speaker, RecognitionWorker] = {}
-        self.heard_queue: queue.Queue[UtteranceHeard] = queue.Queue()
-        self.utterances: list[Utterance] = []
-        self.recording = None
-
-    def push(self, item: EngineInput) -> None:
-        heapq.heappush(self.pending, (input_sort_key(item), next(self.counter), item))
+        self.name = name  # file name (no suffix) of its report and recording
+        self.recorder: StereoRecorder | None = None
+        self.keys: list[EngineInput] = []  # replay: keys pressed, applied again when a seek re-judges
 
 
 class CallSession:
@@ -135,7 +181,7 @@ class CallSession:
         settings: Settings,
         deliver: Callable[[SessionMessage], None] = lambda update: None,
         *,
-        speech_model: SpeechModel | None = None,
+        recognition: Recognition | None = None,
         transcript: list[Utterance] | None = None,
         options: SessionOptions = SessionOptions(),
         clock: Callable[[], float] = time.monotonic,
@@ -146,13 +192,18 @@ class CallSession:
         self.pack = pack
         self.settings = settings
         self.deliver = deliver
-        self.speech_model = speech_model
+        self.recognition = recognition
         self.transcript = transcript
         self.options = options
         self.clock = clock
         self.sleep = sleep
         self.commands: queue.Queue[tuple[str, object]] = queue.Queue()
         self.call: CallInProgress | None = None
+        self.phase: CallPhase = "waiting"
+        self.phase_since = 0.0  # stream time the phase began (saved -> waiting)
+        self.last_call_time = 0.0
+        self.unsaved: list[UnsavedReport] = []
+        self.names_taken: set[str] = set()
         self.stream_time: dict[Speaker, float] = {}
         self.levels: dict[Speaker, float] = {}
         self.next_tick = 0.0
@@ -163,6 +214,7 @@ class CallSession:
         self.failures_shown: dict[str, tuple[float, int]] = {}  # failure text -> last shown, repeats since
         self.paused = False
         self.running = True
+        self.quiet: list[SessionMessage] | None = None  # while a seek re-judges: what it would have shown
 
     # ------------------------------------------------------------------ commands (any thread)
 
@@ -184,6 +236,9 @@ class CallSession:
     def seek(self, seconds: float) -> None:
         self.commands.put(("seek", seconds))
 
+    def retry_save(self) -> None:
+        self.commands.put(("retry", None))
+
     def stop(self) -> None:
         self.commands.put(("stop", None))
 
@@ -193,7 +248,7 @@ class CallSession:
         for source in self.sources:
             source.start()
         if self.options.replay:
-            self._start_call(0.0)
+            self._start_call()
         try:
             while self.running:
                 self._guarded(self._handle_commands)
@@ -201,19 +256,31 @@ class CallSession:
                     break
                 got_audio = self._guarded(self._read_audio)
                 self._guarded(self._watch_devices)
-                self._guarded(self._feed_engine)
+                if self.call is not None:
+                    self._guarded(self.call.pipeline.pump)
                 self._guarded(self._tick)
                 if self.options.replay and not got_audio and self._replay_done():
                     if self.call is not None:
                         self._guarded(self._end_call)
+                    self._tick(force=True)
                     self.deliver(ReplayFinished())
                     break
         finally:
             if self.call is not None and not self.options.replay:
                 self._guarded(self._end_call)
-            self._stop_recognizers()
+            if self.call is not None:  # a replay quit before its end: stop its recognisers
+                self.call.pipeline.listener = None
+                self.call.pipeline.finish()
+                self.call = None
             for source in self.sources:
                 source.stop()
+
+    def tell(self, message: SessionMessage) -> None:
+        """What the pipeline tells the screen (held back while a seek re-judges)."""
+        if self.quiet is None:
+            self.deliver(message)
+        elif not isinstance(message, Heard) or message.heard.final:
+            self.quiet.append(message)
 
     def _guarded(self, step: Callable[[], object]) -> object:
         """A failing step is shown and logged; the session (and the screen) go on."""
@@ -244,114 +311,184 @@ class CallSession:
                 command, argument = self.commands.get_nowait()
             except queue.Empty:
                 return
+            call = self.call
             if command == "stop":
                 self.running = False
                 return
-            if command == "start" and self.call is None:
-                self._start_call(self.stream_time.get("agent", 0.0))
-            elif command == "end" and self.call is not None:
+            if command == "start" and call is None and not self.options.replay:
+                self._start_call()
+            elif command == "end" and call is not None and not self.options.replay:
                 self._end_call()
-            elif command == "hold" and self.call is not None:
-                engine = self.call.engine
-                self._feed(HoldChanged(engine.state.now, not engine.state.on_hold))
-            elif command == "mark" and self.call is not None:
-                self._feed(ManualSituation(self.call.engine.state.now, str(argument)))
+            elif command == "hold" and call is not None:
+                call.keys.append(call.pipeline.hold())
+            elif command == "mark" and call is not None:
+                call.keys.append(call.pipeline.mark(str(argument)))
             elif command == "pause":
                 self.paused = bool(argument)
                 for source in self.sources:
                     if hasattr(source, "pause"):
                         source.pause() if self.paused else source.resume()
-            elif command == "seek":
+            elif command == "seek" and call is not None and self.options.replay:
                 self._seek(float(argument))
+            elif command == "retry":
+                self._retry_save()
+
+    # ------------------------------------------------------------------ replay seeking
 
     def _seek(self, delta: float) -> None:
-        """Replay: jump, and judge the call afresh from there (the screen marks the jump)."""
-        for source in self.sources:
-            if hasattr(source, "seek"):
-                target = min(max(0.0, source.position + delta), source.duration)
-                source.seek(target)
-        position = self.sources[0].position if hasattr(self.sources[0], "position") else 0.0
-        self._stop_recognizers()
-        self._start_call(position, resumed=True)
+        """Replay: move the playhead, not the judgement. The call stays judged from its start:
+        forward, the audio skipped is judged silently; back, the call is judged again from 0
+        up to the new position. The screen is then shown what was known there."""
+        source: Any = self.sources[0]
+        call = self.call
+        assert call is not None
+        target = min(max(0.0, source.position + delta), source.duration)
+        restart = target < call.pipeline.fed
+        if restart:
+            keys = [k for k in call.keys if k.t <= target]
+            call.pipeline.listener = None
+            call.pipeline.finish()  # stops its recognisers; its judgement is dropped
+            self._start_call(announce=False)
+            call = self.call
+            assert call is not None
+            call.keys = keys
+            call.pipeline.schedule(keys)
+        self.quiet = []
+        try:
+            self._fast_forward(call.pipeline, source.path, target)
+            known = tuple(self.quiet)
+        finally:
+            self.quiet = None
+        source.seek(target)
+        self.next_tick = 0.0
+        self.deliver(Jumped(target, restart, known))
+        if restart:
+            self.deliver(call.pipeline.checklist())
+
+    def _fast_forward(self, pipeline: CallPipeline, path: Path, target: float) -> None:
+        recording = open_recording(path)
+        first = round(pipeline.fed * recording.sample_rate)
+        last = round(target * recording.sample_rate)
+        frame = 0
+        for block in recording.blocks(FAST_FORWARD_BLOCK_SECONDS):
+            start, end = max(first - frame, 0), min(last - frame, len(block))
+            if start < end:
+                for speaker, wired in self.wiring.speakers().items():
+                    pipeline.feed(speaker, np.ascontiguousarray(block[start:end, wired.channel]))
+                pipeline.pump()
+            frame += len(block)
+            if frame >= last:
+                break
 
     # ------------------------------------------------------------------ calls
 
-    def _start_call(self, start: float, resumed: bool = False) -> None:
-        call = CallInProgress(self, start)
-        for speaker, wired in self.wiring.speakers().items():
-            rate = self.sources[wired.source].sample_rate
-            call.analyzers[speaker] = ChannelAnalyzer(speaker, rate)
-            call.fed[speaker] = 0.0
-            if self.speech_model is not None:
-                recognizer = ChannelRecognizer(self.speech_model.model, self.speech_model.sample_rate, speaker, rate)
-                worker = RecognitionWorker(recognizer, lambda heard, q=call.heard_queue: [q.put(h) for h in heard])
-                worker.start()
-                call.recognizers[speaker] = worker
-        if self.transcript is not None:
-            for item in heard_inputs(u for u in self.transcript if u.start >= start):
-                call.push(item)
-        if self.options.record and self.options.calls_dir is not None:
-            call.recording = self._open_recording_file()
+    def _start_call(self, announce: bool = True) -> None:
+        name = None if self.options.calls_dir is None else self._unique_name(datetime.now())
+        call = CallInProgress(self, name)
+        if self.options.record and name is not None:
+            call.recorder = self._open_recorder(name)
         self.call = call
-        self.deliver(CallStarted(self.wiring.caller is not None, resumed_at=start if resumed else None))
+        self._set_phase("in_call")
+        if announce:
+            self.deliver(CallStarted(self.wiring.caller is not None))
 
     def _end_call(self) -> None:
+        """ending -> saved | save_failed (replay: ended). The call ends whatever happens to its report."""
         call = self.call
         assert call is not None
-        self._stop_recognizers()
-        self._feed_engine(until=math.inf)
-        end = max(call.fed.values(), default=0.0) + (call.start if self.options.replay else 0.0)
-        self._deliver_events(call.engine.finish(max(end, call.engine.state.now)))
-        analyzer = next((a.settings for a in call.analyzers.values()), None)
-        report = build_report(call.engine, self._call_source(call), call.utterances, analyzer)
-        report_path, recording_path = self._save(call, report)
-        total = report.score.value
+        self._set_phase("ending")
+        self._tick(force=True)
         self.call = None
-        self.deliver(CallEnded(report_path, total, recording_path))
+        try:
+            call.pipeline.finish()
+        finally:
+            recording_path = self._close_recorder(call)
+        for error in call.pipeline.recognition_errors:
+            self.deliver(WorkerFailed(error))
+        self.last_call_time = call.pipeline.now
+        report = call.pipeline.report(self._call_source(call.pipeline))
+        total = report["score"]["value"]
+        if call.name is None:
+            self._set_phase("ended")
+            self.deliver(CallEnded(None, total, recording_path))
+            return
+        assert self.options.calls_dir is not None
+        path = self.options.calls_dir / f"{call.name}.json"
+        try:
+            write_json_atomically(path, report)
+        except OSError as error:
+            self.unsaved.append(UnsavedReport(path, report))
+            reason = f"report not saved ({path}: {error.strerror or error}); kept in memory, press retry to save it"
+            self._set_phase("save_failed")
+            self.deliver(CallEnded(None, total, recording_path, error=reason, unsaved=len(self.unsaved)))
+            return
+        self._set_phase("saved")
+        self.deliver(CallEnded(str(path), total, recording_path, unsaved=len(self.unsaved)))
 
-    def _call_source(self, call: CallInProgress) -> CallSource:
+    def _retry_save(self) -> None:
+        saved: list[str] = []
+        error = None
+        for unsaved in list(self.unsaved):
+            try:
+                write_json_atomically(unsaved.path, unsaved.report)
+            except OSError as failure:
+                error = f"still not saved ({unsaved.path}: {failure.strerror or failure})"
+                continue
+            self.unsaved.remove(unsaved)
+            saved.append(str(unsaved.path))
+        if not self.unsaved and self.phase == "save_failed":
+            self._set_phase("saved")
+        self.deliver(SaveRetried(tuple(saved), error, len(self.unsaved)))
+
+    def _set_phase(self, phase: CallPhase) -> None:
+        self.phase = phase
+        self.phase_since = max(self.stream_time.values(), default=0.0)
+
+    def _unique_name(self, started: datetime) -> str:
+        """call-<date>-<time>, with -2, -3 ... when another call (this session's, or a file already
+        in the folder) has it: two calls in one second never share a report or a recording."""
+        stamp = f"call-{started:%Y%m%d-%H%M%S}"
+        folder = self.options.calls_dir
+        assert folder is not None
+        for number in itertools.count(1):
+            name = stamp if number == 1 else f"{stamp}-{number}"
+            taken = name in self.names_taken or any((folder / f"{name}{s}").exists() for s in (".json", ".wav"))
+            if not taken:
+                self.names_taken.add(name)
+                return name
+        raise AssertionError("unreachable")
+
+    def _call_source(self, pipeline: CallPipeline) -> CallSource:
         return CallSource(
             audio=self.options.source_name,
             transcript=None,
-            duration=call.engine.state.now,
+            duration=pipeline.now,
             channel_map={s: f"source {w.source} channel {w.channel}" for s, w in self.wiring.speakers().items()},
             text_from=(
-                f"vosk:{self.speech_model.name}" if self.speech_model else "transcript" if self.transcript else "none"
+                self.recognition.name if self.recognition else "transcript" if self.transcript else "none"
             ),
             activity_from="audio",
             notes=() if self.wiring.caller else ("no caller channel: caller-side situations were off",),
         )
 
-    def _save(self, call: CallInProgress, report: CallReport) -> tuple[str | None, str | None]:
-        recording_path = None
-        if call.recording is not None:
-            call.recording.close()
-            recording_path = call.recording.name
-        if self.options.calls_dir is None:
-            return None, recording_path
-        path = self.options.calls_dir / f"call-{datetime.now():%Y%m%d-%H%M%S}.json"
-        write_json_atomically(path, report.to_json())
-        return str(path), recording_path
-
-    def _open_recording_file(self):
-        import soundfile
-
+    def _open_recorder(self, name: str) -> StereoRecorder | None:
         assert self.options.calls_dir is not None
-        self.options.calls_dir.mkdir(parents=True, exist_ok=True)
-        rate = self.sources[self.wiring.agent.source].sample_rate
-        path = self.options.calls_dir / f"call-{datetime.now():%Y%m%d-%H%M%S}.wav"
-        return soundfile.SoundFile(path, "w", samplerate=rate, channels=2, subtype="PCM_16")
+        try:
+            self.options.calls_dir.mkdir(parents=True, exist_ok=True)
+            rate = self.sources[self.wiring.agent.source].sample_rate
+            return StereoRecorder(self.options.calls_dir / f"{name}.wav", rate, caller=self.wiring.caller is not None)
+        except Exception as error:  # no recording is no reason to miss the call
+            self.deliver(WorkerFailed(f"cannot record this call: {error}"))
+            return None
 
-    def _stop_recognizers(self) -> None:
-        if self.call is None:
-            return
-        for worker in self.call.recognizers.values():
-            worker.blocks.put(None)
-        for worker in self.call.recognizers.values():
-            worker.join()
-            if worker.error is not None:
-                self.deliver(WorkerFailed(f"recognition stopped: {worker.error}"))
-        self.call.recognizers.clear()
+    def _close_recorder(self, call: CallInProgress) -> str | None:
+        if call.recorder is None:
+            return None
+        try:
+            call.recorder.close()
+        except Exception as error:
+            self.deliver(WorkerFailed(f"the call's recording is incomplete: {error}"))
+        return str(call.recorder.path)
 
     # ------------------------------------------------------------------ audio
 
@@ -364,7 +501,8 @@ class CallSession:
             if block is not None:
                 blocks[index] = block
                 got = True
-        for speaker, wired in self.wiring.speakers().items():
+        call = self.call
+        for column, (speaker, wired) in enumerate(self.wiring.speakers().items()):
             block = blocks.get(wired.source)
             if block is None:
                 continue
@@ -372,10 +510,10 @@ class CallSession:
             rate = self.sources[wired.source].sample_rate
             self.stream_time[speaker] = block.start + len(samples) / rate
             self.levels[speaker] = level_dbfs(samples)
-            if self.call is not None and not self.paused:
-                self._analyse(speaker, samples, rate, block.gap)
-        if self.call is not None and self.call.recording is not None and blocks:
-            self._record(blocks)
+            if call is not None and not self.paused:
+                call.pipeline.feed(speaker, samples, block.gap)
+                if call.recorder is not None:
+                    call.recorder.add(column, samples)
         return got
 
     def _read_one(self, index: int, source: AudioSource, timeout: float) -> AudioBlock | None:
@@ -394,35 +532,6 @@ class CallSession:
             return None
         self.read_errors.pop(index, None)
         return block
-
-    def _analyse(self, speaker: Speaker, samples: np.ndarray, rate: int, gap: bool) -> None:
-        call = self.call
-        assert call is not None
-        offset = call.start if self.options.replay else 0.0
-        if gap != call.missing.get(speaker, False):  # silence standing in for a device that was away
-            call.missing[speaker] = gap
-            call.push(AudioMissing(call.fed[speaker] + offset, gap))
-        for item in call.analyzers[speaker].feed(samples):
-            call.decided[speaker] = item.t
-            call.push(_shift(item, offset))
-        call.fed[speaker] += len(samples) / rate
-        worker = call.recognizers.get(speaker)
-        if worker is not None:
-            worker.blocks.put(samples)
-
-    def _record(self, blocks: dict[int, AudioBlock]) -> None:
-        call = self.call
-        assert call is not None and call.recording is not None
-        columns = []
-        for wired in (self.wiring.agent, self.wiring.caller):
-            block = blocks.get(wired.source) if wired else None
-            columns.append(block.samples[:, wired.channel] if block is not None else None)
-        length = max(len(c) for c in columns if c is not None)
-        frame = np.zeros((length, 2), dtype=np.float32)
-        for index, column in enumerate(columns):
-            if column is not None:
-                frame[: len(column), index] = column[:length]
-        call.recording.write(frame)
 
     def _watch_devices(self) -> None:
         now = self.clock()
@@ -448,108 +557,27 @@ class CallSession:
             self.losses_shown = (losses, now)
             self.deliver(DeviceProblem(text, losses))
 
-    # ------------------------------------------------------------------ the engine
+    # ------------------------------------------------------------------ the screen's clock
 
-    def _feed_engine(self, until: float | None = None) -> None:
-        call = self.call
-        if call is None:
-            return
-        offset = call.start if self.options.replay else 0.0
-        while True:
-            try:
-                heard = call.heard_queue.get_nowait()
-            except queue.Empty:
-                break
-            call.push(_shift(heard, offset))
-        if until is None:
-            until = min((self._known_until(call, speaker) for speaker in call.fed), default=0.0) + offset
-        while call.pending and call.pending[0][0][0] <= until:
-            _, _, item = heapq.heappop(call.pending)
-            self._feed(item)
-        if until != math.inf and until > call.engine.state.now:
-            self._deliver_events(call.engine.advance(until))
-
-    @staticmethod
-    def _known_until(call: CallInProgress, speaker: Speaker) -> float:
-        """Every input of this channel before this time is known: what its analyser has decided
-        (in silence that is about one report interval behind the audio), and in any case what
-        lies ANALYSIS_LATENCY behind the audio. An input at exactly the last decided time may
-        still come (ties are ordered by kind), so judging stops just before it."""
-        decided = call.decided.get(speaker, -math.inf) - 1e-6
-        return max(decided, call.fed[speaker] - ANALYSIS_LATENCY)
-
-    def _feed(self, item: EngineInput) -> None:
-        call = self.call
-        assert call is not None
-        engine = call.engine
-        if item.t < engine.state.now:  # text that arrived after its time: known now, not then
-            item = replace(item, t=engine.state.now)
-        self._deliver_events(engine.feed(item))
-        if isinstance(item, UtteranceHeard):
-            self.deliver(Heard(item))
-            if item.final and item.utterance.text:
-                call.utterances.append(item.utterance)
-                self._deliver_checklist()
-        elif isinstance(item, HoldChanged):
-            self._deliver_checklist()
-
-    def _deliver_events(self, events) -> None:
-        call = self.call
-        assert call is not None
-        for event in events:
-            self.deliver(Raised(event))
-        while call.engine.withdrawn:
-            self.deliver(Withdrawn(call.engine.withdrawn.pop(0)))
-        for situation in call.engine.take_cleared():
-            self.deliver(Cleared(situation))
-
-    def _deliver_checklist(self) -> None:
-        call = self.call
-        assert call is not None
-        check = checklist(call.engine)
-        self.deliver(
-            Checklist(
-                greeting=check.greeting.ok,
-                closing={k: v is not None for k, v in check.closing.said.items()},
-                holds=len(check.hold.holds),
-                hold_ok=check.hold.ok,
-            )
-        )
-
-    def _tick(self) -> None:
-        now = self.stream_time.get("agent", 0.0)
-        if now < self.next_tick and not self.paused:
+    def _tick(self, force: bool = False) -> None:
+        now = max(self.stream_time.values(), default=0.0)
+        if now < self.next_tick and not self.paused and not force:
             return
         self.next_tick = now + 1.0 / self.options.meter_hz
+        if self.phase == "saved" and now - self.phase_since >= SAVED_SHOWN_FOR:
+            self._set_phase("waiting")
         call = self.call
-        phase: CallPhase = "waiting"
-        call_time = 0.0
-        countdowns = ()
-        if call is not None:
-            phase = "on_hold" if call.engine.state.on_hold else "in_call"
-            call_time = call.engine.state.now
-            countdowns = tuple(call.engine.countdowns())
+        if call is not None and self.phase in ("in_call", "on_hold"):
+            self.phase = "on_hold" if call.pipeline.engine.state.on_hold else "in_call"
         position = self.sources[0].position if self.options.replay and hasattr(self.sources[0], "position") else None
         self.deliver(
             Tick(
-                phase=phase,
-                call_time=call_time,
+                phase=self.phase,
+                call_time=call.pipeline.now if call is not None else (0.0 if self.phase == "waiting" else self.last_call_time),
                 agent_dbfs=self.levels.get("agent"),
                 caller_dbfs=self.levels.get("caller") if self.wiring.caller else None,
-                countdowns=countdowns,
+                countdowns=tuple(call.pipeline.engine.countdowns()) if call is not None else (),
                 position=position,
                 paused=self.paused,
             )
         )
-
-
-def _shift(item, offset: float):
-    """Analyser and recogniser times count from where they started; the engine's from call time 0."""
-    if not offset:
-        return item
-    if isinstance(item, UtteranceHeard):
-        u = item.utterance
-        words = tuple(replace(w, start=w.start + offset, end=w.end + offset) for w in u.words)
-        utterance = replace(u, start=u.start + offset, end=u.end + offset, words=words)
-        return replace(item, t=item.t + offset, utterance=utterance)
-    return replace(item, t=item.t + offset)

@@ -270,6 +270,7 @@ class FileSource:
         if speed is not None and speed <= 0:
             raise ValueError(f"speed must be more than 0, not {speed}")
         self._recording = open_recording(Path(path))
+        self.path = self._recording.path
         self.name = self._recording.path.name
         self.sample_rate = self._recording.sample_rate
         self.channels = self._recording.channels

@@ -8,7 +8,7 @@ from callassist.errors import CallassistError
 from callassist.live.loopback import LoopbackSource, SoundcardCapture, is_loopback, loopback_name
 from callassist.live.session import CallSession, ChannelSource, SessionOptions, Wiring
 from callassist.live.sources import AudioSource, DeviceSource, FileSource
-from callassist.recognition import SpeechModel
+from callassist.pipeline import Recognition
 from callassist.scriptpack import ScriptPack
 from callassist.settings import Settings
 from callassist.inputs import Utterance
@@ -16,7 +16,7 @@ from callassist.ui.app import CallAssistApp
 
 
 def replay_app(audio: Path, settings: Settings, pack: ScriptPack, *, speed: float | None,
-               transcript: list[Utterance] | None, speech_model: SpeechModel | None,
+               transcript: list[Utterance] | None, recognition: Recognition | None,
                agent_channel: int, caller_channel: int | None) -> CallAssistApp:
     source = FileSource(audio, speed=speed)
     caller = ChannelSource(0, caller_channel) if caller_channel is not None and source.channels > 1 else None
@@ -25,11 +25,11 @@ def replay_app(audio: Path, settings: Settings, pack: ScriptPack, *, speed: floa
     return _app(
         [source], Wiring(ChannelSource(0, min(agent_channel, source.channels - 1)), caller), settings, pack,
         SessionOptions(replay=True, meter_hz=settings.live.meter_hz, source_name=str(audio)),
-        transcript, speech_model, replay=True,
+        transcript, recognition, replay=True,
     )
 
 
-def live_app(settings: Settings, pack: ScriptPack, speech_model: SpeechModel | None,
+def live_app(settings: Settings, pack: ScriptPack, recognition: Recognition | None,
              calls_dir: Path, record: bool) -> CallAssistApp:
     from callassist.live.devices import resolve_input_device
 
@@ -55,11 +55,11 @@ def live_app(settings: Settings, pack: ScriptPack, speech_model: SpeechModel | N
     elif live.caller_channel >= 0:
         caller = ChannelSource(0, live.caller_channel)
     options = SessionOptions(meter_hz=live.meter_hz, calls_dir=calls_dir, record=record, source_name="live")
-    return _app(sources, Wiring(ChannelSource(0, live.agent_channel), caller), settings, pack, options, None, speech_model)
+    return _app(sources, Wiring(ChannelSource(0, live.agent_channel), caller), settings, pack, options, None, recognition)
 
 
-def _app(sources, wiring, settings, pack, options, transcript, speech_model, replay: bool = False) -> CallAssistApp:
+def _app(sources, wiring, settings, pack, options, transcript, recognition, replay: bool = False) -> CallAssistApp:
     session = CallSession(
-        sources, wiring, pack, settings, speech_model=speech_model, transcript=transcript, options=options
+        sources, wiring, pack, settings, recognition=recognition, transcript=transcript, options=options
     )
     return CallAssistApp(pack, settings, session, replay=replay)

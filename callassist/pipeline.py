@@ -1,0 +1,389 @@
+"""One call's streaming pipeline: channel audio (and/or a transcript) in, the engine's judgement out.
+
+Headless replay, batch, the replay screen and live calls all drive this one component; they
+differ only in where the audio comes from and how fast it is fed. Per channel, audio goes to an
+acoustic analyser and (optionally) a recogniser running in its own thread; their inputs are
+merged in stream-time order and fed to the engine.
+
+Determinism. The engine is only ever moved to a *watermark*: a stream time before which every
+input is known. The analysers decide within `ANALYSIS_LATENCY` of their audio; a recogniser has
+decided everything up to the audio it has processed. So the engine waits for a slow recogniser
+(bounded by its queue) instead of taking late text out of turn, and the inputs it sees, in the
+order it sees them, do not depend on block sizes or thread timing: a live call, a paced replay and
+a headless replay of the same audio raise the same events at the same times. Recognisers get the
+audio in fixed blocks of `RECOGNITION_BLOCK_SECONDS` of stream time for the same reason.
+
+Memory holds what is pending (a few seconds of inputs), never the call's whole input list.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import queue
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+import numpy as np
+
+from callassist.audio.features import ChannelAnalyzer
+from callassist.engine import Engine
+from callassist.events import Event
+from callassist.inputs import (
+    SPEAKERS,
+    AudioMissing,
+    EngineInput,
+    HoldChanged,
+    ManualSituation,
+    Speaker,
+    Utterance,
+    UtteranceHeard,
+    input_sort_key,
+)
+from callassist.live.messages import Checklist, Cleared, Heard, Raised, SessionMessage, Withdrawn
+from callassist.recognition import ChannelRecognizer, RecognizerSettings, SpeechModel
+from callassist.reporting.report import CallSource, build_report, checklist
+from callassist.scriptpack import ScriptPack
+from callassist.settings import Settings
+from callassist.sources import activity_from_utterances, heard_inputs
+
+ANALYSIS_LATENCY = 0.5  # s: an analyser's inputs are final this long after their audio (VAD hangover + frame)
+RECOGNITION_BLOCK_SECONDS = 0.2  # recognisers are fed in blocks of this much stream time: the partials' pace
+RECOGNITION_QUEUE_BLOCKS = 16  # how far (in blocks) a recogniser may fall behind before feeding waits for it
+
+
+class ChannelRecognition(Protocol):
+    """One channel's streaming recogniser (used from one thread at a time)."""
+
+    def accept(self, samples: np.ndarray) -> list[UtteranceHeard]:
+        """Take the next samples; return the text decided so far, stamped with stream time."""
+        ...
+
+    def finish(self) -> list[UtteranceHeard]:
+        """The stream ended: the last text."""
+        ...
+
+
+class Recognition(Protocol):
+    """What turns speech into text for a call: opens one recogniser per channel."""
+
+    @property
+    def name(self) -> str:
+        """How reports name the text's origin, e.g. "vosk:<model>"."""
+        ...
+
+    def open_channel(self, speaker: Speaker, input_rate: int) -> ChannelRecognition: ...
+
+
+@dataclass(frozen=True)
+class VoskRecognition:
+    """A loaded Vosk model as the pipeline's recognition."""
+
+    model: SpeechModel
+    settings: RecognizerSettings = RecognizerSettings()
+
+    @property
+    def name(self) -> str:
+        return f"vosk:{self.model.name}"
+
+    def open_channel(self, speaker: Speaker, input_rate: int) -> ChannelRecognition:
+        return ChannelRecognizer(self.model.model, self.model.sample_rate, speaker, input_rate, self.settings)
+
+
+class _RecognitionThread(threading.Thread):
+    """Runs one channel's recogniser. Blocks in through a bounded queue (None ends the stream);
+    out come (samples processed so far, text) pairs, so the pipeline knows how far text is known.
+    A decoding error is kept in `error`; the channel then has no more text but the call goes on."""
+
+    def __init__(self, speaker: Speaker, recognizer: ChannelRecognition) -> None:
+        super().__init__(name=f"recognizer-{speaker}", daemon=True)
+        self.recognizer = recognizer
+        self.blocks: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=RECOGNITION_QUEUE_BLOCKS)
+        self.results: queue.Queue[tuple[float, list[UtteranceHeard]]] = queue.Queue()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        processed = 0
+        try:
+            while (block := self.blocks.get()) is not None:
+                heard = self.recognizer.accept(block)
+                processed += len(block)
+                self.results.put((processed, heard))
+            self.results.put((math.inf, self.recognizer.finish()))
+        except BaseException as error:  # reported by the pipeline's owner, never lost
+            self.error = error
+            self.results.put((math.inf, []))
+            while self.blocks.get() is not None:  # keep the producer from blocking on a full queue
+                pass
+
+
+class _Channel:
+    """One speaker's audio: analyser, recogniser thread, and how far each has got."""
+
+    def __init__(self, speaker: Speaker, rate: int, recognition: Recognition | None) -> None:
+        self.speaker = speaker
+        self.rate = rate
+        self.analyzer = ChannelAnalyzer(speaker, rate)
+        self.fed_frames = 0
+        self.decided = -math.inf  # t of the analyser's last input: its inputs come in time order
+        self.missing = False
+        self.thread: _RecognitionThread | None = None
+        self.block_frames = max(1, round(RECOGNITION_BLOCK_SECONDS * rate))
+        self.unsent: list[np.ndarray] = []  # samples for the recogniser not yet making a whole block
+        self.unsent_frames = 0
+        self.recognized_frames: float = 0  # samples the recogniser has processed (inf: finished)
+        if recognition is not None:
+            self.thread = _RecognitionThread(speaker, recognition.open_channel(speaker, rate))
+            self.thread.start()
+
+    @property
+    def fed(self) -> float:
+        return self.fed_frames / self.rate
+
+    @property
+    def known_until(self) -> float:
+        """Every analyser input before this time is known: what the analyser has decided (in
+        silence about one report interval behind the audio), and in any case what lies
+        ANALYSIS_LATENCY behind it. An input at exactly the last decided time may still come
+        (ties are ordered by kind), so judging stops just before it."""
+        return max(self.decided - 1e-6, self.fed - ANALYSIS_LATENCY)
+
+    def send(self, samples: np.ndarray) -> None:
+        """Hand samples to the recogniser in whole blocks of stream time."""
+        if self.thread is None:
+            return
+        self.unsent.append(samples)
+        self.unsent_frames += len(samples)
+        if self.unsent_frames < self.block_frames:
+            return
+        pending = np.concatenate(self.unsent)
+        whole = len(pending) - len(pending) % self.block_frames
+        for start in range(0, whole, self.block_frames):
+            self.thread.blocks.put(pending[start : start + self.block_frames])
+        rest = pending[whole:]
+        self.unsent, self.unsent_frames = ([rest] if len(rest) else []), len(rest)
+
+    def close(self) -> None:
+        """End the recogniser's stream (what is left of a block goes too)."""
+        if self.thread is None:
+            return
+        if self.unsent_frames:
+            self.thread.blocks.put(np.concatenate(self.unsent))
+        self.unsent, self.unsent_frames = [], 0
+        self.thread.blocks.put(None)
+
+
+class CallPipeline:
+    """One call from its time 0: feed each channel's samples (and commands), `pump()` to let the
+    engine judge what is known, `finish()` at the end. What it tells the screen goes to `listener`."""
+
+    def __init__(
+        self,
+        pack: ScriptPack,
+        settings: Settings,
+        channels: dict[Speaker, int],
+        *,
+        recognition: Recognition | None = None,
+        transcript: list[Utterance] | None = None,
+        transcript_activity: bool = False,
+        caller_audio: bool | None = None,
+        listener: Callable[[SessionMessage], None] | None = None,
+    ) -> None:
+        """`channels`: the sample rate of each speaker's audio (none: a transcript-only call).
+        `transcript`: text known in advance, heard as each utterance ends; with
+        `transcript_activity` it also says who speaks when (no audio to tell)."""
+        self.engine = Engine(
+            pack, settings,
+            caller_audio="caller" in channels or not channels if caller_audio is None else caller_audio,
+            has_text=recognition is not None or transcript is not None,
+        )
+        self.channels = {speaker: _Channel(speaker, rate, recognition) for speaker, rate in channels.items()}
+        self.listener = listener
+        self.utterances: list[Utterance] = []
+        self.recognition_errors: list[str] = []
+        self.transcript_end = max((u.end for u in transcript or ()), default=0.0)
+        self._pending: list[tuple[tuple[float, int, int], int, EngineInput]] = []
+        self._counter = itertools.count()
+        self._withdrawn_told = 0
+        self._finished = False
+        if transcript is not None:
+            self.schedule(heard_inputs(transcript))
+            if transcript_activity:
+                self.schedule(activity_from_utterances(transcript))
+
+    # ------------------------------------------------------------------ input
+
+    def schedule(self, items: Iterable[EngineInput]) -> None:
+        """Inputs known ahead of their time (a transcript, keys replayed after a seek)."""
+        for item in items:
+            self._push(item)
+
+    def feed(self, speaker: Speaker, samples: np.ndarray, gap: bool = False) -> None:
+        """The next samples of one speaker's channel (mono float32). `gap`: silence standing in for
+        time the device delivered nothing, which proves nothing about who speaks."""
+        channel = self.channels[speaker]
+        if gap != channel.missing:
+            channel.missing = gap
+            self._push(AudioMissing(channel.fed, gap))
+        for item in channel.analyzer.feed(samples):
+            channel.decided = item.t
+            self._push(item)
+        channel.fed_frames += len(samples)
+        channel.send(samples)
+
+    def hold(self) -> HoldChanged:
+        """The agent's hold key, now (returned so a replay can apply it again after a seek)."""
+        item = HoldChanged(self.engine.state.now, not self._on_hold_after_pending())
+        self._push(item)
+        return item
+
+    def mark(self, situation: str) -> ManualSituation:
+        """A situation key, now."""
+        item = ManualSituation(self.engine.state.now, situation)
+        self._push(item)
+        return item
+
+    # ------------------------------------------------------------------ judging
+
+    @property
+    def fed(self) -> float:
+        """Stream time of the audio fed so far (the longest channel)."""
+        return max((c.fed for c in self.channels.values()), default=0.0)
+
+    @property
+    def now(self) -> float:
+        return self.engine.state.now
+
+    def watermark(self) -> float:
+        """Every input before this stream time is known."""
+        if self._finished:
+            return math.inf
+        known = [c.known_until for c in self.channels.values()]
+        known += [c.recognized_frames / c.rate for c in self.channels.values() if c.thread is not None]
+        return min(known, default=0.0)
+
+    def pump(self) -> None:
+        """Let the engine judge everything known by now."""
+        self._collect_text()
+        self._judge_until(self.watermark())
+
+    def finish(self, end: float | None = None) -> None:
+        """The call ends at `end` (at least where its audio or transcript ends): flush everything
+        still open, judge it and run the end-of-call checks."""
+        for channel in self.channels.values():
+            channel.close()
+        for channel in self.channels.values():
+            if channel.thread is not None:
+                channel.thread.join()
+                if channel.thread.error is not None:
+                    self.recognition_errors.append(
+                        f"recognition failed on the {channel.speaker} channel: {channel.thread.error}"
+                    )
+        self._collect_text()
+        for channel in self.channels.values():
+            for item in channel.analyzer.flush():
+                self._push(item)
+        self._finished = True
+        self._judge_until(math.inf)
+        self._tell_events(self.engine.finish(max(end or 0.0, self.fed, self.transcript_end, self.now)))
+
+    def settle(self, end: float) -> float:
+        """A call whose end is unknown (a transcript alone) ends when the talk does, unless a script
+        is counting down to its last step (hanging up): then it ends when that step is due. Judges
+        everything first; returns the end."""
+        self._collect_text()
+        self._judge_until(math.inf)
+        situations = self.engine.pack.situations
+        while True:
+            self._tell_events(self.engine.advance(end))
+            closing = [
+                end + c.total - c.elapsed
+                for c in self.engine.countdowns()
+                if c.situation in situations and c.next_step == len(situations[c.situation].steps)
+            ]
+            if not closing or min(closing) <= end:
+                return end
+            end = min(closing)
+
+    def report_utterances(self) -> list[Utterance]:
+        """The call's final text, in time order."""
+        return sorted(self.utterances, key=lambda u: u.start)
+
+    def report(self, source: CallSource) -> dict[str, Any]:
+        """The finished call's report (schema callassist.report)."""
+        return build_report(self.engine, source, self.report_utterances())
+
+    def checklist(self) -> Checklist:
+        check = checklist(self.engine)
+        return Checklist(
+            greeting=check["greeting"]["ok"],
+            closing={k: v is not None for k, v in check["closing"]["said"].items()},
+            holds=len(check["hold"]["holds"]),
+            hold_ok=check["hold"]["ok"],
+        )
+
+    # ------------------------------------------------------------------ inside
+
+    def _push(self, item: EngineInput) -> None:
+        speaker = getattr(item, "speaker", None) or (
+            item.utterance.speaker if isinstance(item, UtteranceHeard) else None
+        )
+        t, order = input_sort_key(item)
+        # Speakers tie-break inputs at one instant, so the order never depends on which channel was fed first.
+        rank = SPEAKERS.index(speaker) if speaker in SPEAKERS else len(SPEAKERS)
+        heapq.heappush(self._pending, ((t, order, rank), next(self._counter), item))
+
+    def _on_hold_after_pending(self) -> bool:
+        holds = [item for _, _, item in self._pending if isinstance(item, HoldChanged)]
+        return max(holds, key=lambda h: h.t).on_hold if holds else self.engine.state.on_hold
+
+    def _collect_text(self) -> None:
+        for channel in self.channels.values():
+            if channel.thread is None:
+                continue
+            while True:
+                try:
+                    processed, heard = channel.thread.results.get_nowait()
+                except queue.Empty:
+                    break
+                for item in heard:
+                    self._push(item)
+                channel.recognized_frames = processed
+
+    def _judge_until(self, until: float) -> None:
+        engine = self.engine
+        while self._pending and self._pending[0][0][0] <= until:
+            _, _, item = heapq.heappop(self._pending)
+            if item.t < engine.state.now:  # a key pressed while earlier inputs were pending: it is known now
+                item = replace(item, t=engine.state.now)
+            self._tell_events(engine.feed(item))
+            self._tell_input(item)
+        if until != math.inf and until > engine.state.now:
+            self._tell_events(engine.advance(until))
+
+    def _tell_input(self, item: EngineInput) -> None:
+        if isinstance(item, UtteranceHeard):
+            if item.final and item.utterance.text:
+                self.utterances.append(item.utterance)
+            if self.listener is not None:
+                self.listener(Heard(item))
+                if item.final and item.utterance.text:
+                    self.listener(self.checklist())
+        elif isinstance(item, HoldChanged) and self.listener is not None:
+            self.listener(self.checklist())
+
+    def _tell_events(self, events: list[Event]) -> None:
+        if self.listener is None:
+            self.engine.take_cleared()
+            return
+        for event in events:
+            self.listener(Raised(event))
+        withdrawn = self.engine.withdrawn
+        for event in withdrawn[self._withdrawn_told :]:
+            self.listener(Withdrawn(event))
+        self._withdrawn_told = len(withdrawn)
+        for situation in self.engine.take_cleared():
+            self.listener(Cleared(situation))
