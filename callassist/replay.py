@@ -19,7 +19,7 @@ from callassist.scriptpack import ScriptPack
 from callassist.settings import Settings
 from callassist.transcript import read_transcript
 
-READ_BLOCK_SECONDS = 1.0  # how much of the file is read at a time (results do not depend on it)
+READ_BLOCK_SECONDS = 2.0  # how much of the file is read at a time (results do not depend on it)
 
 
 @dataclass(frozen=True)

@@ -217,28 +217,33 @@ class ScriptedRecognition:
 
     Each utterance of a channel comes out as a real recogniser's would, timed by the samples it
     is given: a partial result with the first half of its text once the audio passes the
-    utterance's middle, the final result once the audio passes its end. `delay` (seconds of wall
-    time per block) makes it slow, so results arrive late as from a busy recogniser.
+    utterance's middle, the final result once the audio passes its end. `misheard` gives another
+    partial text for a final text (a partial the final result then corrects). `delay` (seconds of
+    wall time per block) makes it slow, so results arrive late as from a busy recogniser.
     """
 
     name = "scripted"
 
-    def __init__(self, utterances: list[Utterance], delay: float = 0.0, partials: bool = True) -> None:
+    def __init__(self, utterances: list[Utterance], delay: float = 0.0, partials: bool = True,
+                 misheard: dict[str, str] | None = None) -> None:
         self.utterances = utterances
         self.delay = delay
         self.partials = partials
+        self.misheard = misheard or {}
 
     def open_channel(self, speaker: Speaker, input_rate: int) -> "ScriptedChannel":
         mine = [u for u in self.utterances if u.speaker == speaker]
-        return ScriptedChannel(mine, input_rate, self.delay, self.partials)
+        return ScriptedChannel(mine, input_rate, self.delay, self.partials, self.misheard)
 
 
 class ScriptedChannel:
-    def __init__(self, utterances: list[Utterance], rate: int, delay: float, partials: bool) -> None:
+    def __init__(self, utterances: list[Utterance], rate: int, delay: float, partials: bool,
+                 misheard: dict[str, str]) -> None:
         self.waiting = sorted(utterances, key=lambda u: u.end)
         self.rate = rate
         self.delay = delay
         self.partials = partials
+        self.misheard = misheard
         self.frames = 0
         self.partial_sent: set[int] = set()
         self.index = 0
@@ -263,6 +268,7 @@ class ScriptedChannel:
             u = self.waiting[0]
             if (u.start + u.end) / 2 <= until and self.index not in self.partial_sent:
                 self.partial_sent.add(self.index)
-                half = replace(u, text=u.text[: max(1, len(u.text) // 2)], end=t, words=())
+                text = self.misheard.get(u.text, u.text[: max(1, len(u.text) // 2)])
+                half = replace(u, text=text, end=t, words=())
                 heard.append(UtteranceHeard(t=t, utterance=half, final=False, key=f"{u.speaker}:{self.index}"))
         return heard

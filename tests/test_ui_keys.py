@@ -131,6 +131,9 @@ def test_replay_plays_to_the_end_and_shows_what_was_said(pack, settings):
             await until(pilot, lambda: app.phase == "ended", timeout=30)
             log = app.query_one("#transcript", RichLog)
             assert any("▶ 坐席冷场" in line.text for line in log.lines)  # agent_dead_air, labelled
+            await pilot.pause(0.2)
+            # nothing of the ended call stays active
+            assert (app.prompt, app.countdown, app.alert) == (None, None, None)
             await pilot.press("q")
 
     asyncio.run(scenario())
