@@ -23,13 +23,15 @@ import itertools
 import math
 import queue
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
 
 from callassist.audio.features import ChannelAnalyzer
+from callassist.detectors import DETECTORS, Detector
+from callassist.detectors.base import Countdown
 from callassist.engine import Engine
 from callassist.events import Event
 from callassist.inputs import (
@@ -191,6 +193,7 @@ class CallPipeline:
         transcript_activity: bool = False,
         caller_audio: bool | None = None,
         listener: Callable[[SessionMessage], None] | None = None,
+        detectors: Sequence[type[Detector]] = DETECTORS,
     ) -> None:
         """`channels`: the sample rate of each speaker's audio (none: a transcript-only call).
         `transcript`: text known in advance, heard as each utterance ends; with
@@ -199,6 +202,7 @@ class CallPipeline:
             pack, settings,
             caller_audio="caller" in channels or not channels if caller_audio is None else caller_audio,
             has_text=recognition is not None or transcript is not None,
+            detectors=detectors,
         )
         self.channels = {speaker: _Channel(speaker, rate, recognition) for speaker, rate in channels.items()}
         self.listener = listener
@@ -296,17 +300,17 @@ class CallPipeline:
         everything first; returns the end."""
         self._collect_text()
         self._judge_until(math.inf)
-        situations = self.engine.pack.situations
         while True:
             self._tell_events(self.engine.advance(end))
-            closing = [
-                end + c.total - c.elapsed
-                for c in self.engine.countdowns()
-                if c.situation in situations and c.next_step == len(situations[c.situation].steps)
-            ]
+            closing = [end + c.total - c.elapsed for c in self.engine.countdowns() if self._hangs_up(c)]
             if not closing or min(closing) <= end:
                 return end
             end = min(closing)
+
+    def _hangs_up(self, countdown: Countdown) -> bool:
+        situation = self.engine.pack.situations.get(countdown.situation)
+        step = countdown.next_step
+        return bool(situation and step and step <= len(situation.steps) and situation.steps[step - 1].action == "hang_up")
 
     def report_utterances(self) -> list[Utterance]:
         """The call's final text, in time order."""

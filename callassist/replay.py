@@ -6,11 +6,13 @@ call's length; the screen replay and live calls drive the same pipeline.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from callassist.audio.recording import ChannelMap, Recording, channel_map, open_recording
+from callassist.detectors import DETECTORS, Detector
 from callassist.errors import CallassistError, InputFileError
 from callassist.inputs import Speaker, Utterance
 from callassist.pipeline import CallPipeline, Recognition
@@ -67,8 +69,60 @@ def plan_call(request: ReplayRequest, utterances: list[Utterance] | None) -> Cal
     return CallPlan(recording, channels, utterances, False, True, ())
 
 
+@dataclass
+class ReplayedCall:
+    """A call driven through the pipeline to its end: its judgement, and its source as the report states it."""
+
+    pipeline: CallPipeline
+    source: CallSource
+
+    def report(self) -> dict[str, Any]:
+        return self.pipeline.report(self.source)
+
+
+def run_call(
+    request: ReplayRequest, settings: Settings, pack: ScriptPack, recognition: Recognition | None = None,
+    *, detectors: Sequence[type[Detector]] = DETECTORS,
+) -> ReplayedCall:
+    """Drive one call through the pipeline as fast as it goes, to its end. Without a transcript,
+    the audio is transcribed by `recognition` when one is given."""
+    if request.audio is None and request.transcript is None:
+        raise InputFileError("nothing to replay: give an audio file, --transcript FILE, or both")
+    utterances = read_transcript(request.transcript) if request.transcript else None
+    plan = plan_call(request, utterances)
+    if utterances is not None:
+        recognition = None  # the transcript gives the text
+    pipeline = _drive(request, plan, settings, pack, recognition, detectors)
+    source = CallSource(
+        audio=str(request.audio) if request.audio else None,
+        transcript=str(request.transcript) if request.transcript else None,
+        duration=pipeline.now,
+        channel_map=dict(plan.channels),
+        text_from="transcript" if utterances is not None else recognition.name if recognition else "none",
+        activity_from="transcript" if plan.transcript_activity else "audio",
+        notes=plan.notes,
+    )
+    return ReplayedCall(pipeline, source)
+
+
+def replay(
+    request: ReplayRequest, settings: Settings, pack: ScriptPack, recognition: Recognition | None = None
+) -> dict[str, Any]:
+    """Replay one call and return its report (schema callassist.report)."""
+    return run_call(request, settings, pack, recognition).report()
+
+
+def transcribe(
+    request: ReplayRequest, settings: Settings, pack: ScriptPack, recognition: Recognition
+) -> list[Utterance]:
+    """The recording's final recognised text, both channels, in time order."""
+    plan = plan_call(ReplayRequest(request.audio, None, None, request.agent_channel, request.caller_channel), None)
+    return _drive(request, plan, settings, pack, recognition, DETECTORS).report_utterances()
+
+
 def _drive(
-    request: ReplayRequest, plan: CallPlan, settings: Settings, pack: ScriptPack, recognition: Recognition | None
+    request: ReplayRequest, plan: CallPlan, settings: Settings, pack: ScriptPack, recognition: Recognition | None,
+    detectors: Sequence[type[Detector]],
 ) -> CallPipeline:
     """Feed the planned call through a pipeline as fast as it goes, to its end."""
     recording = plan.recording
@@ -79,6 +133,7 @@ def _drive(
         transcript=plan.transcript,
         transcript_activity=plan.transcript_activity,
         caller_audio=plan.caller_audio,
+        detectors=detectors,
     )
     end = request.duration or 0.0
     if recording is not None:
@@ -94,35 +149,3 @@ def _drive(
     if pipeline.recognition_errors:
         raise RuntimeError("; ".join(pipeline.recognition_errors))
     return pipeline
-
-
-def replay(
-    request: ReplayRequest, settings: Settings, pack: ScriptPack, recognition: Recognition | None = None
-) -> dict[str, Any]:
-    """Replay one call and return its report (schema callassist.report). Without a transcript,
-    the audio is transcribed by `recognition` when one is given."""
-    if request.audio is None and request.transcript is None:
-        raise InputFileError("nothing to replay: give an audio file, --transcript FILE, or both")
-    utterances = read_transcript(request.transcript) if request.transcript else None
-    plan = plan_call(request, utterances)
-    if utterances is not None:
-        recognition = None  # the transcript gives the text
-    pipeline = _drive(request, plan, settings, pack, recognition)
-    source = CallSource(
-        audio=str(request.audio) if request.audio else None,
-        transcript=str(request.transcript) if request.transcript else None,
-        duration=pipeline.now,
-        channel_map=dict(plan.channels),
-        text_from="transcript" if utterances is not None else recognition.name if recognition else "none",
-        activity_from="transcript" if plan.transcript_activity else "audio",
-        notes=plan.notes,
-    )
-    return pipeline.report(source)
-
-
-def transcribe(
-    request: ReplayRequest, settings: Settings, pack: ScriptPack, recognition: Recognition
-) -> list[Utterance]:
-    """The recording's final recognised text, both channels, in time order."""
-    plan = plan_call(ReplayRequest(request.audio, None, None, request.agent_channel, request.caller_channel), None)
-    return _drive(request, plan, settings, pack, recognition).report_utterances()

@@ -9,10 +9,8 @@ from pathlib import Path
 import pytest
 
 from callassist.detectors import DETECTORS
-from callassist.engine import Engine
-from callassist.replay import ReplayRequest, prepare_call
+from callassist.replay import ReplayRequest, run_call
 from callassist.reporting.report import checklist
-from callassist.transcript import read_transcript
 
 HERE = Path(__file__).parent
 TRANSCRIPT_CALLS = sorted((HERE / "data" / "calls").glob("*.jsonl"))
@@ -25,13 +23,8 @@ def orders() -> list[tuple]:
     return [tuple(reversed(DETECTORS)), tuple(shuffled)]
 
 
-def outcome(call, pack, settings, detectors) -> tuple:
-    engine = Engine(
-        pack, settings, caller_audio=call.caller_audio,
-        has_text=call.source.text_from != "none", detectors=detectors,
-    )
-    engine.feed_all(call.inputs)
-    engine.finish(call.source.duration)
+def outcome(request, pack, settings, detectors) -> tuple:
+    engine = run_call(request, settings, pack, detectors=detectors).pipeline.engine
     return [e.to_json() for e in engine.events], checklist(engine), [e.to_json() for e in engine.withdrawn]
 
 
@@ -41,7 +34,6 @@ def outcome(call, pack, settings, detectors) -> tuple:
     ids=lambda r: (r.audio or r.transcript).name,
 )
 def test_reordering_the_detectors_changes_nothing(request_, pack, settings):
-    call = prepare_call(request_, read_transcript(request_.transcript))
-    as_listed = outcome(call, pack, settings, DETECTORS)
+    as_listed = outcome(request_, pack, settings, DETECTORS)
     for detectors in orders():
-        assert outcome(call, pack, settings, detectors) == as_listed
+        assert outcome(request_, pack, settings, detectors) == as_listed
