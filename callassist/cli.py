@@ -220,8 +220,12 @@ def run_live(args: argparse.Namespace) -> int:
 
     calls_dir = args.calls_dir or settings.base_dir / settings.live.calls_dir
     record = settings.live.record if args.record is None else args.record
-    live_app(settings, pack, recognition, calls_dir, record).run()
-    return 0
+    app = live_app(settings, pack, recognition, calls_dir, record)
+    app.run()
+    rescued = app.session.rescue_unsaved() if app.session is not None else []
+    for path in rescued:
+        print(f"callassist: a call's report could not be saved in {calls_dir}; it was written to {path}", file=sys.stderr)
+    return 1 if rescued else 0
 
 
 def run_batch_command(args: argparse.Namespace) -> int:

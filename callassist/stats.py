@@ -3,28 +3,35 @@ speaker, non-talk time, overlap, and speech level / noise / SNR per speaker and 
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from callassist.detectors.base import Detector
 from callassist.inputs import SPEAKERS, LevelFrame, Speaker, SpeechEnded, SpeechStarted, Utterance
 
 
+def _floats() -> array[float]:
+    return array("d")
+
+
 @dataclass
 class ChannelLevels:
-    """Voiced frames' levels and the noise floor, in time order, for one speaker's channel."""
+    """Voiced frames' levels and the noise floor, in time order, for one speaker's channel.
+    Packed arrays (8 bytes a value, not a list's 32): a two-hour call keeps about 3 MB here."""
 
-    times: list[float] = field(default_factory=list)
-    levels: list[float] = field(default_factory=list)
-    floors: list[float] = field(default_factory=list)
-    noise: list[float] = field(default_factory=list)  # floors of unvoiced frames
+    times: array[float] = field(default_factory=_floats)
+    levels: array[float] = field(default_factory=_floats)
+    floors: array[float] = field(default_factory=_floats)
+    noise: array[float] = field(default_factory=_floats)  # floors of unvoiced frames
 
-    def voiced_between(self, start: float, end: float) -> tuple[list[float], list[float]]:
+    def voiced_between(self, start: float, end: float) -> tuple[array[float], array[float]]:
         lo, hi = bisect_left(self.times, start), bisect_right(self.times, end)
         return self.levels[lo:hi], self.floors[lo:hi]
 
 
-def _mean(values: list[float]) -> float | None:
+def _mean(values: Sequence[float]) -> float | None:
     return round(sum(values) / len(values), 1) if values else None
 
 

@@ -202,3 +202,15 @@ def test_a_duration_shorter_than_the_transcript_is_refused(capsys):
     assert status == 2
     assert len(err.splitlines()) == 1
     assert "--duration 20" in err and "silent.jsonl" in err and "26.78" in err
+
+
+def test_reports_still_unsaved_at_exit_are_rescued(settings, pack, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    with Running([endless_silence()], STEREO, pack, settings,
+                 options=SessionOptions(calls_dir=blocker / "calls")) as run:
+        ended = run.end_and_wait()
+    assert ended.error
+    (rescued,) = run.session.rescue_unsaved()
+    assert json.loads(rescued.read_text(encoding="utf-8"))["score"]["value"] == ended.score
+    assert run.session.unsaved == []

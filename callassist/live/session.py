@@ -21,6 +21,7 @@ import itertools
 import logging
 import math
 import queue
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -439,6 +440,20 @@ class CallSession:
         if not self.unsaved and self.phase == "save_failed":
             self._set_phase("saved")
         self.deliver(SaveRetried(tuple(saved), error, len(self.unsaved)))
+
+    def rescue_unsaved(self) -> list[Path]:
+        """At exit: write the reports still unsaved to a new folder under the system's temporary
+        folder (on this machine), so none is lost; returns where they went. Call after `run()`."""
+        if not self.unsaved:
+            return []
+        folder = Path(tempfile.mkdtemp(prefix="callassist-unsaved-"))
+        written = []
+        for unsaved in self.unsaved:
+            path = folder / unsaved.path.name
+            write_json_atomically(path, unsaved.report)
+            written.append(path)
+        self.unsaved.clear()
+        return written
 
     def _set_phase(self, phase: CallPhase) -> None:
         self.phase = phase
