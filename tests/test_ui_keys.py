@@ -155,3 +155,43 @@ def test_a_replay_offers_only_keys_that_work(pack, settings, quiet_line):
             await pilot.press("q")
 
     asyncio.run(scenario())
+
+
+def jumps(app) -> int:
+    return sum("jumped to" in line.text for line in app.query_one("#transcript", RichLog).lines)
+
+
+def test_demo_seeks_leave_one_verdict_on_screen(pack, settings):
+    """The issue's demo case on the screen: → three times, then ← twice. The transcript shows
+    each event once (the replay is judged from its start), the meters stay wired through the
+    jumps, and the call ends with the headless replay's score."""
+    from callassist.replay import ReplayRequest, replay
+    from callassist.transcript import read_transcript
+
+    sample = Path(__file__).parents[1] / "callassist" / "samples"
+    headless = replay(ReplayRequest(audio=sample / "sample_call.wav", transcript=sample / "sample_call.jsonl"), settings, pack)
+
+    async def scenario():
+        session = CallSession(
+            [FileSource(sample / "sample_call.wav", speed=4.0)], Wiring(ChannelSource(0, 0), ChannelSource(0, 1)),
+            pack, settings, transcript=read_transcript(sample / "sample_call.jsonl"), options=SessionOptions(replay=True),
+        )
+        app = CallAssistApp(pack, settings, session, replay=True)
+        async with app.run_test(size=(110, 32)) as pilot:
+            await until(pilot, lambda: app.position is not None and app.position >= 2.0)
+            await pilot.press("space")  # paused, so the keys land at known positions however slow the machine
+            await until(pilot, lambda: app.paused)
+            start = app.position
+            for key in ("right", "right", "right", "left", "left"):
+                await pilot.press(key)
+            await until(pilot, lambda: app.position == pytest.approx(start + 5.0, abs=0.06) and jumps(app) == 1)
+            assert "not wired" not in str(app.query_one("#status").render())
+            await pilot.press("space")
+            await until(pilot, lambda: app.phase == "ended", timeout=40)
+            log = [line.text for line in app.query_one("#transcript", RichLog).lines]
+            markers = [line.split("▶ ")[1].strip() for line in log if "▶" in line]
+            assert markers == [e["id"] for e in headless["events"]]
+            assert any(f"score {headless['score']['value']}" in line for line in log)
+            await pilot.press("q")
+
+    asyncio.run(scenario())
