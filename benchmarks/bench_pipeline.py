@@ -25,7 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import soundfile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +41,7 @@ pack = load_pack([], {})
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 report = replay(ReplayRequest(audio=Path(sys.argv[1])), settings, pack)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"before_kib": before, "peak_kib": peak, "events": len(report["events"])}))
+print(json.dumps({"before_kib": before, "peak_kib": peak, "events": len(report.events)}))
 """
 
 
@@ -66,10 +65,10 @@ def peak_memory(path: Path) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def two_pass_replay(path: Path, settings, pack) -> dict:
+def two_pass_replay(path: Path, settings, pack):
     """The replay this pipeline replaced (callassist 0.x replay.prepare_call with --asr none):
     read the file for analysis into one list of every input, sort it, feed it all."""
-    from callassist.audio.features import analyze_recording
+    from callassist.audio.features import AnalyzerSettings, analyze_recording
     from callassist.audio.recording import channel_map, open_recording
     from callassist.engine import Engine
     from callassist.inputs import input_sort_key
@@ -84,7 +83,7 @@ def two_pass_replay(path: Path, settings, pack) -> dict:
     engine.finish(recording.duration)
     source = CallSource(audio=str(path), transcript=None, duration=recording.duration,
                         channel_map={"agent": 0, "caller": 1}, text_from="none", activity_from="audio")
-    return build_report(engine, source, [])
+    return build_report(engine, source, [], AnalyzerSettings())
 
 
 def main() -> None:
@@ -115,9 +114,7 @@ def main() -> None:
         request = ReplayRequest(audio=speed_path)
         streaming = replay(request, settings, pack)
         old = two_pass_replay(speed_path, settings, pack)
-        same = [(e["id"], e.get("step"), e["t"]) for e in streaming["events"]] == [
-            (e["id"], e.get("step"), e["t"]) for e in old["events"]
-        ]
+        same = streaming.to_json()["events"] == old.to_json()["events"]
         timings: dict[str, list[float]] = {"streaming pipeline": [], "two-pass (old)": []}
         for _ in range(args.repeats):
             for name, run in (("streaming pipeline", lambda: replay(request, settings, pack)),
@@ -126,7 +123,7 @@ def main() -> None:
                 run()
                 timings[name].append(time.perf_counter() - started)
         print(f"\nreplay --asr none of a {args.speed_minutes:g}-minute call, best of {args.repeats} "
-              f"(same events: {'yes' if same else 'NO'}, {len(old['events'])} events):")
+              f"(same events: {'yes' if same else 'NO'}, {len(old.events)} events):")
         best = {name: min(values) for name, values in timings.items()}
         for name, value in best.items():
             print(f"  {name:<20} {value:6.2f} s  ({seconds / value:5.0f}x real time)")

@@ -25,7 +25,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -47,7 +47,7 @@ from callassist.inputs import (
 )
 from callassist.live.messages import Checklist, Cleared, Heard, Raised, SessionMessage, Withdrawn
 from callassist.recognition import ChannelRecognizer, RecognizerSettings, SpeechModel
-from callassist.reporting.report import CallSource, build_report, checklist
+from callassist.reporting.report import CallReport, CallSource, build_report, checklist
 from callassist.scriptpack import ScriptPack
 from callassist.settings import Settings
 from callassist.sources import activity_from_utterances, heard_inputs
@@ -316,17 +316,18 @@ class CallPipeline:
         """The call's final text, in time order."""
         return sorted(self.utterances, key=lambda u: u.start)
 
-    def report(self, source: CallSource) -> dict[str, Any]:
-        """The finished call's report (schema callassist.report)."""
-        return build_report(self.engine, source, self.report_utterances())
+    def report(self, source: CallSource) -> CallReport:
+        """The finished call's report."""
+        analyzer = next((c.analyzer.settings for c in self.channels.values()), None)
+        return build_report(self.engine, source, self.report_utterances(), analyzer)
 
     def checklist(self) -> Checklist:
         check = checklist(self.engine)
         return Checklist(
-            greeting=check["greeting"]["ok"],
-            closing={k: v is not None for k, v in check["closing"]["said"].items()},
-            holds=len(check["hold"]["holds"]),
-            hold_ok=check["hold"]["ok"],
+            greeting=check.greeting.ok,
+            closing={k: v is not None for k, v in check.closing.said.items()},
+            holds=len(check.hold.holds),
+            hold_ok=check.hold.ok,
         )
 
     # ------------------------------------------------------------------ inside

@@ -9,14 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from callassist.audio.recording import ChannelMap, Recording, channel_map, open_recording
 from callassist.detectors import DETECTORS, Detector
 from callassist.errors import CallassistError, InputFileError
 from callassist.inputs import Speaker, Utterance
 from callassist.pipeline import CallPipeline, Recognition
-from callassist.reporting.report import CallSource
+from callassist.reporting.report import CallReport, CallSource
 from callassist.scriptpack import ScriptPack
 from callassist.settings import Settings
 from callassist.transcript import read_transcript
@@ -76,7 +75,7 @@ class ReplayedCall:
     pipeline: CallPipeline
     source: CallSource
 
-    def report(self) -> dict[str, Any]:
+    def report(self) -> CallReport:
         return self.pipeline.report(self.source)
 
 
@@ -107,8 +106,8 @@ def run_call(
 
 def replay(
     request: ReplayRequest, settings: Settings, pack: ScriptPack, recognition: Recognition | None = None
-) -> dict[str, Any]:
-    """Replay one call and return its report (schema callassist.report)."""
+) -> CallReport:
+    """Replay one call and return its report."""
     return run_call(request, settings, pack, recognition).report()
 
 

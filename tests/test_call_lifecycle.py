@@ -168,7 +168,7 @@ def test_a_live_report_counts_withdrawn_flags(settings, pack, tmp_path):
         wait_for(lambda: source.exhausted)
         ended = run.end_and_wait()
     live = json.loads(Path(ended.report_path).read_text(encoding="utf-8"))
-    headless = replay(ReplayRequest(audio=audio), settings, pack, recognition)
+    headless = replay(ReplayRequest(audio=audio), settings, pack, recognition).to_json()
     assert live["call"]["withdrawn_flags"] == headless["call"]["withdrawn_flags"] == 1
     assert [e["id"] for e in live["events"] if e["id"] == "forbidden_phrase"] == []
 
@@ -177,8 +177,8 @@ def test_transcript_only_and_audio_replays_of_the_silent_call_agree(settings, pa
     """The silent call's transcript ends with the agent's step-2 line; the recording goes on until
     step 3 (hang up) is due. Both replays reach the hang-up and give the same verdict."""
     transcript = CALLS / "silent.jsonl"
-    alone = replay(ReplayRequest(transcript=transcript), settings, pack)
-    with_audio = replay(ReplayRequest(audio=CALLS / "silent.wav", transcript=transcript), settings, pack)
+    alone = replay(ReplayRequest(transcript=transcript), settings, pack).to_json()
+    with_audio = replay(ReplayRequest(audio=CALLS / "silent.wav", transcript=transcript), settings, pack).to_json()
     assert alone["score"] == with_audio["score"]
     assert alone["checklist"]["closing"] == with_audio["checklist"]["closing"]
     assert [(e["id"], e.get("step")) for e in alone["events"]] == [("silent_caller", 1), ("silent_caller", 2), ("silent_caller", 3)]
@@ -190,7 +190,7 @@ def test_transcript_only_and_audio_replays_of_the_silent_call_agree(settings, pa
 def test_a_transcript_that_ends_in_talk_ends_with_the_talk(settings, pack, tmp_path):
     path = tmp_path / "t.jsonl"
     write_transcript(path, [Utterance("agent", 0.5, 3.0, "您好，请问有什么可以帮助您？"), Utterance("caller", 3.5, 5.0, "没事了。")])
-    report = replay(ReplayRequest(transcript=path), settings, pack)
+    report = replay(ReplayRequest(transcript=path), settings, pack).to_json()
     assert report["call"]["duration"] == 5.0
 
 

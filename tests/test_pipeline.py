@@ -78,7 +78,7 @@ def live_call(name: str, settings, pack, scripted: bool, calls_dir: Path) -> tup
 @pytest.mark.parametrize("scripted", [False, True], ids=["no-recognition", "scripted-recognition"])
 @pytest.mark.parametrize("name", FIXTURE_CALLS)
 def test_headless_screen_and_live_give_identical_events(name, scripted, settings, pack, tmp_path):
-    headless = replay(ReplayRequest(audio=CALLS / f"{name}.wav"), settings, pack, recognition_for(name, scripted))
+    headless = replay(ReplayRequest(audio=CALLS / f"{name}.wav"), settings, pack, recognition_for(name, scripted)).to_json()
     expected = keys(headless["events"])
     if scripted:  # the recognised text reaches the engine: the call's text is judged
         assert headless["call"]["text_from"] == "scripted"
@@ -97,7 +97,7 @@ def test_recognised_text_is_judged_when_heard_not_when_said(settings, pack):
     slow recogniser: a forbidden phrase is flagged at the end of what the agent said."""
     transcript = read_transcript(SAMPLE / "sample_call.jsonl")
     report = replay(ReplayRequest(audio=SAMPLE / "sample_call.wav"), settings, pack,
-                    ScriptedRecognition(transcript, delay=0.005, partials=False))
+                    ScriptedRecognition(transcript, delay=0.005, partials=False)).to_json()
     flagged = [(e["phrase_id"], e["emitted"]) for e in report["events"] if e["id"] == "forbidden_phrase"]
     # 「这个我不知道」 ends at 43.15 s: heard at the end of the 0.2 s recognition block holding it
     assert flagged == [("wo_bu_zhidao", 43.2)]

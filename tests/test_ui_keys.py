@@ -169,7 +169,7 @@ def test_demo_seeks_leave_one_verdict_on_screen(pack, settings):
     from callassist.transcript import read_transcript
 
     sample = Path(__file__).parents[1] / "callassist" / "samples"
-    headless = replay(ReplayRequest(audio=sample / "sample_call.wav", transcript=sample / "sample_call.jsonl"), settings, pack)
+    headless = replay(ReplayRequest(audio=sample / "sample_call.wav", transcript=sample / "sample_call.jsonl"), settings, pack).to_json()
 
     async def scenario():
         session = CallSession(

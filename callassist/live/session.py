@@ -407,7 +407,7 @@ class CallSession:
         for error in call.pipeline.recognition_errors:
             self.deliver(WorkerFailed(error))
         self.last_call_time = call.pipeline.now
-        report = call.pipeline.report(self._call_source(call.pipeline))
+        report = call.pipeline.report(self._call_source(call.pipeline)).to_json()
         total = report["score"]["value"]
         if call.name is None:
             self._set_phase("ended")
