@@ -158,7 +158,12 @@ def test_a_replay_offers_only_keys_that_work(pack, settings, quiet_line):
 
 
 def jumps(app) -> int:
-    return sum("jumped to" in line.text for line in app.query_one("#transcript", RichLog).lines)
+    jumped = app.labels.word("jumped", t="\0").split("\0")[0]  # the line's words before the time
+    return sum(jumped in line.text for line in app.query_one("#transcript", RichLog).lines)
+
+
+def position(app) -> float | None:
+    return app.status.position
 
 
 def test_demo_seeks_leave_one_verdict_on_screen(pack, settings):
@@ -178,20 +183,23 @@ def test_demo_seeks_leave_one_verdict_on_screen(pack, settings):
         )
         app = CallAssistApp(pack, settings, session, replay=True)
         async with app.run_test(size=(110, 32)) as pilot:
-            await until(pilot, lambda: app.position is not None and app.position >= 2.0)
+            await until(pilot, lambda: position(app) is not None and position(app) >= 2.0)
             await pilot.press("space")  # paused, so the keys land at known positions however slow the machine
             await until(pilot, lambda: app.paused)
-            start = app.position
+            start = position(app)
             for key in ("right", "right", "right", "left", "left"):
                 await pilot.press(key)
-            await until(pilot, lambda: app.position == pytest.approx(start + 5.0, abs=0.06) and jumps(app) == 1)
-            assert "not wired" not in str(app.query_one("#status").render())
+            await until(pilot, lambda: position(app) == pytest.approx(start + 5.0, abs=0.06) and jumps(app) == 1)
+            assert app.labels.word("not_wired") not in str(app.query_one("#status").render())
             await pilot.press("space")
             await until(pilot, lambda: app.phase == "ended", timeout=40)
             log = [line.text for line in app.query_one("#transcript", RichLog).lines]
             markers = [line.split("▶ ")[1].strip() for line in log if "▶" in line]
-            assert markers == [e["id"] for e in headless["events"]]
-            assert any(f"score {headless['score']['value']}" in line for line in log)
+            labels = app.labels
+            assert markers == [
+                labels.event(e["id"]) + (f" {labels.step(e['step'])}" if e.get("step") else "") for e in headless["events"]
+            ]
+            assert any(f"{labels.word('score')} {headless['score']['value']}" in line for line in log)
             await pilot.press("q")
 
     asyncio.run(scenario())

@@ -12,7 +12,7 @@ import pytest
 from callassist.detectors.base import Countdown
 from callassist.events import Event
 from callassist.inputs import Utterance, UtteranceHeard
-from callassist.live.messages import CallStarted, Checklist, DeviceProblem, Heard, Raised, Tick
+from callassist.live.messages import CallEnded, CallStarted, Checklist, DeviceProblem, Heard, Raised, Tick
 from callassist.settings import CallSettings, UiSettings
 from callassist.ui.app import CallAssistApp
 
@@ -179,3 +179,47 @@ def test_on_hold(snap, pack, set_up):
 def test_replay_shows_one_clock_and_only_keys_that_work(snap, pack, set_up):
     updates = greeting(pack) + [Tick("in_call", 9.5, -30.0, -64.0, position=10.0)]
     assert snap(app_with(pack, set_up, updates, replay=True))
+
+
+def test_call_ended_leaves_nothing_active(snap, pack, set_up):
+    """After the call: the header says saved, the clock stops at the call's length, the card has
+    no prompt and no countdown, the checklist is marked as the ended call's."""
+    step2 = Event("silent_caller", "situation", 12.8, 7.8, 12.8, "caller", step=2, say=pack.say("silent_caller", 2))
+    updates = greeting(pack) + [
+        Raised(step2),
+        Tick("in_call", 19.1, -58.0, -66.0, (Countdown("silent_caller", 3, 3.2, 5.0),)),
+        CallEnded("calls/call-20261201-101010.json", 95),
+        Tick("saved", 21.0, -58.0, -66.0),
+    ]
+    assert snap(app_with(pack, set_up, updates))
+
+
+def test_report_not_saved_is_shown_with_its_retry_key(snap, pack, set_up):
+    error = "report not saved (calls/call-1.json: Permission denied); kept in memory: press the retry key to save it"
+    updates = greeting(pack) + [
+        Tick("in_call", 19.1, -58.0, -66.0, (Countdown("silent_caller", 3, 3.2, 5.0),)),
+        CallEnded(None, 95, error=error, unsaved=1),
+        Tick("save_failed", 21.0, -58.0, -66.0),
+    ]
+    assert snap(app_with(pack, set_up, updates))
+
+
+def test_ended_call_as_text(pack, set_up):
+    """The ended call's screen read back: nothing active, the header and the checklist say so."""
+    async def scenario():
+        app = app_with(pack, set_up, greeting(pack) + [
+            Tick("in_call", 19.1, -58.0, -66.0, (Countdown("silent_caller", 3, 3.2, 5.0),)),
+            CallEnded("calls/call-1.json", 95),
+            Tick("saved", 21.0, -58.0, -66.0),
+        ])
+        async with app.run_test(size=(140, 45)) as pilot:
+            await app.feed(pilot)
+            await pilot.pause(0.2)
+            status, say, checklist = (unwrapped(screen_text(app, n)) for n in ("#status", "#say", "#checklist"))
+        assert status.startswith("已保存  00:21")
+        assert say == "现在说— 通话已结束 —" and "▓" not in say
+        assert checklist.startswith("检查项 · 上一通（已结束）")
+
+    import asyncio
+
+    asyncio.run(scenario())

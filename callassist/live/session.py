@@ -249,7 +249,7 @@ class CallSession:
         for source in self.sources:
             source.start()
         if self.options.replay:
-            self._start_call()
+            self._guarded(self._start_call)
         try:
             while self.running:
                 self._guarded(self._handle_commands)
@@ -419,7 +419,7 @@ class CallSession:
             write_json_atomically(path, report)
         except OSError as error:
             self.unsaved.append(UnsavedReport(path, report))
-            reason = f"report not saved ({path}: {error.strerror or error}); kept in memory, press retry to save it"
+            reason = f"report not saved ({path}: {error.strerror or error}); kept in memory: press the retry key to save it"
             self._set_phase("save_failed")
             self.deliver(CallEnded(None, total, recording_path, error=reason, unsaved=len(self.unsaved)))
             return

@@ -29,8 +29,10 @@ from callassist.live.messages import (
     Cleared,
     DeviceProblem,
     Heard,
+    Jumped,
     Raised,
     ReplayFinished,
+    SaveRetried,
     SessionMessage,
     Tick,
     Withdrawn,
@@ -41,6 +43,7 @@ from callassist.live.session import CallSession
 from callassist.scriptpack import ScriptPack
 from callassist.settings import Settings, unset_placeholders
 from callassist.ui.widgets import (
+    IN_CALL,
     WIDE,
     AlertBanner,
     AlertList,
@@ -113,8 +116,9 @@ class CallAssistApp(App[None]):
         self.caller_audio = session.wiring.caller is not None if session else True
         if session is not None:
             session.deliver = self.deliver
-        self.status = Status()
+        self.status = Status(retry_key=key_display(settings.keys.retry_save))
         self.paused = False
+        self.unsaved = 0  # reports of ended calls that could not be saved (the session keeps them)
         self._install_bindings()
 
     @property
@@ -126,7 +130,8 @@ class CallAssistApp(App[None]):
         keys = self.settings.keys
         actions = [("help", "help"), ("quit", "quit")]
         if not self.replay:  # a recording starts, ends and holds as it was recorded
-            actions += [("start_call", "start_call"), ("end_call", "end_call"), ("hold", "hold")]
+            actions += [("start_call", "start_call"), ("end_call", "end_call"), ("hold", "hold"),
+                        ("retry_save", "retry_save")]
         actions += [("dismiss", "dismiss")]
         actions += [(name, f"mark('{name}')") for name in SITUATION_KEYS]
         if self.replay:
@@ -173,7 +178,7 @@ class CallAssistApp(App[None]):
         """Below WIDE columns the checklist and alert list go under the transcript, in one line each."""
         self.screen_stack[0].set_class(width < WIDE, "narrow")
         self.query_one(KeyBar).show(tuple(self.key_hints))
-        self.query_one(ChecklistPanel).show(self.checklist, self.caller_audio)
+        self.query_one(ChecklistPanel).show(self.checklist, self.caller_audio, ended=self.phase not in IN_CALL)
         self.query_one(AlertList).show(self.alerts)
 
     # ------------------------------------------------------------------ from the session
@@ -185,27 +190,29 @@ class CallAssistApp(App[None]):
     def on_session_update(self, message: SessionUpdate) -> None:
         self.apply(message.update)
 
-    def apply(self, update: SessionMessage) -> None:
+    def apply(self, update: SessionMessage, quiet: bool = False) -> None:
+        """Show one session message. `quiet`: catching up after a jump (no bell, no notices)."""
         labels = self.labels
         match update:
             case Tick():
                 self.phase = update.phase
                 self.paused = update.paused
                 self.status = Status(
-                    update.phase, update.call_time, update.agent_dbfs, update.caller_dbfs, update.position, update.paused
+                    update.phase, update.call_time, update.agent_dbfs, update.caller_dbfs, update.position,
+                    update.paused, self.unsaved, self.status.retry_key,
                 )
-                self.countdown = update.countdowns[0] if update.countdowns else None
+                self.countdown = update.countdowns[0] if update.countdowns and update.phase in IN_CALL else None
                 if self.alert is not None and update.call_time - self.alert.t > ALERT_SHOWN_FOR:
                     self.alert = None
                     self.query_one(AlertBanner).show(None)
                 if self.prompt is not None and self.prompt.kind == "hint" and update.call_time - self.prompt.t > HINT_SHOWN_FOR:
                     self.prompt = None
                 self.query_one(StatusBar).show(self.status)
-                self.query_one(SayNowCard).show(self.pack, self.prompt, self.countdown)
+                self.query_one(SayNowCard).show(self.pack, self.prompt, self.countdown, self.phase)
             case Heard():
                 self._show_heard(update)
             case Raised(event=event):
-                self._raise(event)
+                self._raise(event, quiet)
             case Withdrawn(event=event):
                 self.alerts = [a for a in self.alerts if a is not event]
                 if self.alert is event:
@@ -215,57 +222,86 @@ class CallAssistApp(App[None]):
             case Cleared(situation=situation):
                 if self.prompt is not None and self.prompt.id == situation:
                     self.prompt = None
-                    self.query_one(SayNowCard).show(self.pack, None, self.countdown)
+                    self.query_one(SayNowCard).show(self.pack, None, self.countdown, self.phase)
             case Checklist():
                 self.checklist = update
-                self.query_one(ChecklistPanel).show(update, self.caller_audio)
-            case CallStarted(caller_audio=caller_audio, resumed_at=resumed_at):
+                self.query_one(ChecklistPanel).show(update, self.caller_audio, ended=self.phase not in IN_CALL)
+            case CallStarted(caller_audio=caller_audio):
                 self.caller_audio = caller_audio
                 self.phase = "in_call"
-                self.prompt, self.countdown = None, None
-                log = self.query_one(Transcript)
-                if resumed_at is None:
-                    self.alert, self.alerts, self.checklist = None, [], None
-                    log.reset()
-                else:
-                    log.add(resumed_at, Text(labels.word("jumped", t=clock(resumed_at)), style="grey50"))
+                self.status = replace(self.status, phase="in_call", call_time=0.0)
+                self._forget_call()
+                self._render_all()
+            case Jumped(position=position, restart=restart, known=known):
+                if restart:
+                    self._forget_call()
+                self.status = replace(self.status, position=position)
+                self.query_one(Transcript).add(position, Text(labels.word("jumped", t=clock(position)), style="grey50"))
+                for message in known:
+                    self.apply(message, quiet=True)
                 self._render_all()
             case CallEnded():
-                self.phase = "ended"
+                self.phase = "save_failed" if update.error else "saved" if update.report_path else "ended"
+                self.unsaved = update.unsaved
+                self.status = replace(self.status, phase=self.phase, unsaved=self.unsaved)
+                self.prompt, self.countdown, self.alert = None, None, None
+                self.query_one("#partial", Static).update("")
                 saved = labels.word("report_saved", path=update.report_path) if update.report_path else labels.word("call_ended")
                 score = f"{labels.word('score')} {update.score}"
-                self.notify(f"{saved} ({score})", title=labels.word("call_ended"), timeout=8)
-                self.query_one(Transcript).add(math.inf, Text(f"— {saved}, {score} —", style="bold"))
+                if update.error:
+                    saved = f"{labels.word('call_ended')} — {update.error}"
+                    self.notify(update.error, title=labels.word("not_saved"), severity="error", timeout=30)
+                else:
+                    self.notify(f"{saved} ({score})", title=labels.word("call_ended"), timeout=8)
+                line = Text(f"— {saved}, {score} —", style="bold red" if update.error else "bold")
+                self.query_one(Transcript).add(math.inf, line)
+                self._render_all()
+            case SaveRetried(saved=saved, error=error, unsaved=unsaved):
+                self.unsaved = unsaved
+                self.status = replace(self.status, unsaved=unsaved)
+                if saved:
+                    self.notify("\n".join(saved), title=labels.word("reports_saved"), timeout=8)
+                if error:
+                    self.notify(error, title=labels.word("not_saved"), severity="error", timeout=30)
+                self.query_one(StatusBar).show(self.status)
             case DeviceProblem(text=text, overflows=overflows):
                 device = self.query_one("#device", Static)
                 device.display = bool(text or overflows)
                 device.set_class(bool(text), "problem")
                 note = f"  {labels.word('overflows')}: {overflows}" if overflows else ""
                 device.update(f"⚠ {text} — {labels.word('reconnecting')}…{note}" if text else f"{labels.word('audio_ok')}{note}")
-            case WorkerFailed(text=text):
+            case WorkerFailed(text=text) if not quiet:
                 self.notify(text, title=labels.word("analysis_error"), severity="error", timeout=10)
             case ReplayFinished():
                 self.notify(labels.word("replay_finished"), timeout=30)
+
+    def _forget_call(self) -> None:
+        """A new call (or a replay judged again from its start): nothing of before stays."""
+        self.prompt, self.countdown, self.alert = None, None, None
+        self.alerts, self.checklist = [], None
+        self.query_one(Transcript).reset()
+        self.query_one("#partial", Static).update("")
 
     def _render_all(self) -> None:
         if not self.caller_audio:
             self.status = replace(self.status, caller=None)
         self.query_one(StatusBar).show(self.status)
-        self.query_one(SayNowCard).show(self.pack, self.prompt, self.countdown)
+        self.query_one(SayNowCard).show(self.pack, self.prompt, self.countdown, self.phase)
         self.query_one(AlertBanner).show(self.alert)
-        self.query_one(ChecklistPanel).show(self.checklist, self.caller_audio)
+        self.query_one(ChecklistPanel).show(self.checklist, self.caller_audio, ended=self.phase not in IN_CALL)
         self.query_one(AlertList).show(self.alerts)
 
-    def _raise(self, event: Event) -> None:
+    def _raise(self, event: Event, quiet: bool = False) -> None:
         if event.id == "forbidden_phrase":
             self.alert = event
             self.alerts.append(event)
             self.query_one(AlertBanner).show(event)
             self.query_one(AlertList).show(self.alerts)
-            self.bell()
+            if not quiet:
+                self.bell()
         elif event.say or event.advice:
             self.prompt = event
-            self.query_one(SayNowCard).show(self.pack, event, self.countdown)
+            self.query_one(SayNowCard).show(self.pack, event, self.countdown, self.phase)
         style = "bold red" if event.kind == "violation" else "bold yellow"
         step = f" {self.labels.step(event.step)}" if event.step else ""
         self.query_one(Transcript).add(event.t, Text(f"{clock(event.t)} ▶ {event.title or self.labels.event(event.id)}{step}", style=style))
@@ -305,9 +341,13 @@ class CallAssistApp(App[None]):
         if self.session is not None:
             self.session.mark(SITUATION_IDS[name])
 
+    def action_retry_save(self) -> None:
+        if self.session is not None:
+            self.session.retry_save()
+
     def action_dismiss(self) -> None:
         self.prompt, self.alert = None, None
-        self.query_one(SayNowCard).show(self.pack, None, self.countdown)
+        self.query_one(SayNowCard).show(self.pack, None, self.countdown, self.phase)
         self.query_one(AlertBanner).show(None)
 
     def action_help(self) -> None:

@@ -22,7 +22,15 @@ from callassist.reporting.report import format_time
 from callassist.scriptpack import ScriptPack
 
 WIDE = 100  # columns from which the long forms are shown
-PHASE_COLOURS: dict[CallPhase, str] = {"waiting": "grey50", "in_call": "green", "on_hold": "yellow", "ended": "grey50"}
+PHASE_COLOURS: dict[CallPhase, str] = {
+    "waiting": "grey50", "in_call": "green", "on_hold": "yellow", "ending": "yellow",
+    "saved": "green", "save_failed": "red", "ended": "grey50",
+}
+IN_CALL: tuple[CallPhase, ...] = ("in_call", "on_hold")
+IDLE_CARD: dict[CallPhase, str] = {  # what the card says when no call is on (labels' words)
+    "waiting": "waiting_for_call", "ending": "call_over", "saved": "call_over", "save_failed": "call_over",
+    "ended": "call_over",
+}
 METER_FLOOR = -60.0
 TRANSCRIPT_KEPT = 2000  # lines kept for reflowing; older ones scroll away
 
@@ -71,6 +79,8 @@ class Status:
     caller: float | None = None
     position: float | None = None  # replay: the recording's position, shown as the one clock
     paused: bool = False
+    unsaved: int = 0  # reports of ended calls not saved yet
+    retry_key: str = ""
 
 
 class StatusBar(Panel):
@@ -88,7 +98,9 @@ class StatusBar(Panel):
         if s.position is not None:
             text += Text(f"{labels.word('replay')} {clock(s.position)}{' ⏸' if s.paused else ''}", style="bold")
         else:
-            text += Text(clock(s.call_time), style="bold")
+            text += Text(clock(s.call_time) if s.phase != "waiting" else "--:--", style="bold")
+        if s.unsaved:
+            text += Text(" ⚠ " + labels.word("unsaved", n=s.unsaved, retry=s.retry_key), style="bold red")
         bar = 6 if compact else 12
         gap = " " if compact else "   "
         text += Text(gap)
@@ -105,10 +117,14 @@ class SayNowCard(Panel):
 
     labels = Labels()
 
-    def show(self, pack: ScriptPack, event: Event | None, countdown: Countdown | None) -> None:
+    def show(self, pack: ScriptPack, event: Event | None, countdown: Countdown | None,
+             phase: CallPhase = "in_call") -> None:
         labels = self.labels
+        if phase not in IN_CALL:  # nothing of a call that is not on stays on the card
+            event, countdown = None, None
         if event is None and countdown is None:
-            self.put(Text.assemble((f"{labels.word('say_now')}\n", "bold"), (labels.word("nothing_to_say"), "grey50")))
+            idle = labels.word(IDLE_CARD.get(phase, "nothing_to_say"))
+            self.put(Text.assemble((f"{labels.word('say_now')}\n", "bold"), (idle, "grey50")))
             self.set_class(False, "active")
             return
         text = Text()
@@ -159,7 +175,8 @@ class AlertBanner(Static):
 class ChecklistPanel(Panel):
     labels = Labels()
 
-    def show(self, checklist: Checklist | None, caller_audio: bool) -> None:
+    def show(self, checklist: Checklist | None, caller_audio: bool, ended: bool = False) -> None:
+        """`ended`: the final checklist of a call that is over, no longer running."""
         labels = self.labels
         compact = self.app.size.width < WIDE
 
@@ -173,7 +190,9 @@ class ChecklistPanel(Panel):
         holds = f" ({labels.word('hold_count', n=check.holds)})" if check.holds else ""
         items.append((check.hold_ok if check.holds else None, labels.check("hold") + holds))
         separator = "  " if compact else "\n"
-        text = Text(labels.word("checklist") + (": " if compact else "\n"), style="bold")
+        ended = ended and checklist is not None  # no call yet: nothing has ended
+        title = labels.word("checklist") + (f" · {labels.word('last_call')}" if ended else "")
+        text = Text(title + (": " if compact else "\n"), style="grey50" if ended else "bold")
         text += Text(separator).join(mark(ok) + Text(" " + label) for ok, label in items)
         if not caller_audio:
             text += Text("\n" + labels.word("no_caller"), style="yellow")
