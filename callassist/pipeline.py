@@ -52,7 +52,7 @@ from callassist.scriptpack import ScriptPack
 from callassist.settings import Settings
 from callassist.sources import activity_from_utterances, heard_inputs
 
-ANALYSIS_LATENCY = 0.5  # s: an analyser's inputs are final this long after their audio (VAD hangover + frame)
+ANALYSIS_LATENCY = 0.5  # s: an analyser's inputs are final this long after their audio (>= MAX_DECISION_DELAY)
 RECOGNITION_BLOCK_SECONDS = 0.2  # recognisers are fed in blocks of this much stream time: the partials' pace
 RECOGNITION_QUEUE_BLOCKS = 16  # how far (in blocks) a recogniser may fall behind before feeding waits for it
 
@@ -311,6 +311,13 @@ class CallPipeline:
         situation = self.engine.pack.situations.get(countdown.situation)
         step = countdown.next_step
         return bool(situation and step and step <= len(situation.steps) and situation.steps[step - 1].action == "hang_up")
+
+    @property
+    def no_speech(self) -> bool:
+        """Nobody spoke: no speech on any channel, no text."""
+        return all(t is None for t in self.engine.state.first_speech.values()) and not any(
+            u.text.strip() for u in self.utterances
+        )
 
     def report_utterances(self) -> list[Utterance]:
         """The call's final text, in time order."""

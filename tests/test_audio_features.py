@@ -362,8 +362,8 @@ def test_confirmed_onsets_are_emitted_within_the_decision_delay():
 
 
 def test_the_live_session_waits_long_enough_for_every_decision():
-    """The live screen feeds the engine only up to ANALYSIS_LATENCY behind the audio: every
+    """The call pipeline feeds the engine only up to ANALYSIS_LATENCY behind the audio: every
     input the analyser emits for t must be out by then, or it would arrive after its time."""
-    from callassist.live.session import ANALYSIS_LATENCY
+    from callassist.pipeline import ANALYSIS_LATENCY
 
     assert ANALYSIS_LATENCY >= MAX_DECISION_DELAY
