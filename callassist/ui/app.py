@@ -190,8 +190,12 @@ class CallAssistApp(App[None]):
     def on_session_update(self, message: SessionUpdate) -> None:
         self.apply(message.update)
 
-    def apply(self, update: SessionMessage, quiet: bool = False) -> None:
-        """Show one session message. `quiet`: catching up after a jump (no bell, no notices)."""
+    def apply(self, update: SessionMessage) -> None:
+        """Show one session message."""
+        self._apply(update)
+
+    def _apply(self, update: SessionMessage, quiet: bool = False) -> None:
+        """`quiet`: catching up after a jump (no bell, no notices)."""
         labels = self.labels
         match update:
             case Tick():
@@ -238,7 +242,7 @@ class CallAssistApp(App[None]):
                 self.status = replace(self.status, position=position)
                 self.query_one(Transcript).add(position, Text(labels.word("jumped", t=clock(position)), style="grey50"))
                 for message in known:
-                    self.apply(message, quiet=True)
+                    self._apply(message, quiet=True)
                 self._render_all()
             case CallEnded():
                 self.phase = "save_failed" if update.error else "saved" if update.report_path else "ended"
