@@ -3,7 +3,8 @@
 - the core (everything but `callassist.ui`) imports with Textual made unimportable;
 - no import cycles among callassist modules, counting the imports that run when a module loads
   (imports inside functions are the lazy ones and are allowed);
-- `callassist --help` (and each command's `--help`) loads neither Textual, Vosk nor pypinyin.
+- `callassist --help` (and each command's `--help`) loads neither Textual, Vosk nor pypinyin;
+- every package is listed in pyproject.toml (the editable install works without; the wheel not).
 
 Modules and commands are discovered, not listed, so a new module or command is covered the day
 it lands.
@@ -17,6 +18,7 @@ import json
 import pkgutil
 import subprocess
 import sys
+import tomllib
 from functools import cache
 from pathlib import Path
 
@@ -311,3 +313,12 @@ def test_help_does_not_load_heavy_libraries(command):
     assert "usage:" in result.stdout, result.stderr
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert not loaded, f"`{' '.join(('callassist', *command, '--help'))}` loads {', '.join(loaded)}: import it inside the command that needs it"
+
+
+# -- (d) the wheel holds every package -------------------------------------------------------------
+
+
+def test_every_package_ships_in_the_wheel():
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    packages = {name for name, path in package_modules().items() if path.name == "__init__.py"}
+    assert packages <= listed, f"add {sorted(packages - listed)} to [tool.setuptools] packages in pyproject.toml"
