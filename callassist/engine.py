@@ -67,6 +67,9 @@ class Engine:
         self._hang_ups: list[str] = []
         self.stats = CallStatistics(self.ctx)
         self.detectors: list[Detector] = [cls(self.ctx) for cls in detectors] + [self.stats]
+        # Only the detectors that use these hooks are called on every input and event.
+        self._settlers = [d for d in self.detectors if type(d).on_settled is not Detector.on_settled]
+        self._observers = [d for d in self.detectors if type(d).on_event is not Detector.on_event]
         self.finished = False
 
     def detector(self, cls: type[Detector]) -> Detector:
@@ -197,12 +200,12 @@ class Engine:
         return cleared
 
     def _settle(self) -> None:
-        for detector in self.detectors:
+        for detector in self._settlers:
             detector.on_settled()
 
     def _emit(self, event: Event) -> None:
         self._new.append(event)
-        for detector in self.detectors:
+        for detector in self._observers:
             detector.on_event(event)
 
     def _withdraw(self, event: Event) -> None:

@@ -98,7 +98,7 @@ class RulesDetector(Detector):
         self.quiet_since = None
 
     def on_speech_ended(self, item: SpeechEnded) -> None:
-        if not self.state.anyone_speaking:
+        if self._silence_rules and not self.state.anyone_speaking:
             self.quiet_since = item.t
             self.silence_done = set()
 
@@ -107,6 +107,8 @@ class RulesDetector(Detector):
             self.unjudged.append(heard)
 
     def on_settled(self) -> None:
+        if not self.rules:
+            return
         if self.due is not None:
             due, self.due = self.due, None
             self._judge_deadline(due)
@@ -147,6 +149,8 @@ class RulesDetector(Detector):
     # -- time -----------------------------------------------------------------------------
 
     def _next_due(self) -> float | None:
+        if not (self.windows or self.pending or self.quiet_since is not None):
+            return None
         due = [w.closes for w in self.windows if w.closes is not None and not w.overdue]
         due += [p.closes for p in self.pending if p.closes is not None]
         if self.quiet_since is not None:
@@ -157,7 +161,7 @@ class RulesDetector(Detector):
         self.due = t
 
     def deadline(self) -> float | None:
-        if self.due is not None:  # reached, not judged yet: nothing further is due before that
+        if not self.rules or self.due is not None:  # reached, not judged yet: nothing further is due before that
             return None
         return self._next_due()
 
