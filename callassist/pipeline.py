@@ -35,6 +35,7 @@ from callassist.detectors.base import Countdown
 from callassist.engine import Engine
 from callassist.events import Event
 from callassist.inputs import (
+    INPUT_ORDER,
     SPEAKERS,
     AudioMissing,
     EngineInput,
@@ -43,7 +44,6 @@ from callassist.inputs import (
     Speaker,
     Utterance,
     UtteranceHeard,
-    input_sort_key,
 )
 from callassist.live.messages import Checklist, Cleared, Heard, Raised, SessionMessage, Withdrawn
 from callassist.recognition import ChannelRecognizer, RecognizerSettings, SpeechModel
@@ -54,6 +54,7 @@ from callassist.sources import activity_from_utterances, heard_inputs
 
 ANALYSIS_LATENCY = 0.5  # s: an analyser's inputs are final this long after their audio (>= MAX_DECISION_DELAY)
 RECOGNITION_BLOCK_SECONDS = 0.2  # recognisers are fed in blocks of this much stream time: the partials' pace
+_SPEAKER_RANK = {speaker: rank for rank, speaker in enumerate(SPEAKERS)}
 RECOGNITION_QUEUE_BLOCKS = 16  # how far (in blocks) a recogniser may fall behind before feeding waits for it
 
 
@@ -340,13 +341,10 @@ class CallPipeline:
     # ------------------------------------------------------------------ inside
 
     def _push(self, item: EngineInput) -> None:
-        speaker = getattr(item, "speaker", None) or (
-            item.utterance.speaker if isinstance(item, UtteranceHeard) else None
-        )
-        t, order = input_sort_key(item)
+        speaker = item.utterance.speaker if isinstance(item, UtteranceHeard) else getattr(item, "speaker", None)
         # Speakers tie-break inputs at one instant, so the order never depends on which channel was fed first.
-        rank = SPEAKERS.index(speaker) if speaker in SPEAKERS else len(SPEAKERS)
-        heapq.heappush(self._pending, ((t, order, rank), next(self._counter), item))
+        key = (item.t, INPUT_ORDER[type(item)], _SPEAKER_RANK.get(speaker, len(SPEAKERS)))
+        heapq.heappush(self._pending, (key, next(self._counter), item))
 
     def _on_hold_after_pending(self) -> bool:
         holds = [item for _, _, item in self._pending if isinstance(item, HoldChanged)]
@@ -377,6 +375,8 @@ class CallPipeline:
             self._tell_events(engine.advance(until))
 
     def _tell_input(self, item: EngineInput) -> None:
+        if self.listener is None and not isinstance(item, UtteranceHeard):
+            return
         if isinstance(item, UtteranceHeard):
             if item.final and item.utterance.text:
                 self.utterances.append(item.utterance)
@@ -389,7 +389,8 @@ class CallPipeline:
 
     def _tell_events(self, events: list[Event]) -> None:
         if self.listener is None:
-            self.engine.take_cleared()
+            if self.engine.cleared:
+                self.engine.take_cleared()  # nobody shows prompts going
             return
         for event in events:
             self.listener(Raised(event))
