@@ -9,7 +9,7 @@ replaced. Prints figures measured side by side in one run.
 2. Time of a `--speed-minutes` replay with `--asr none`: the pipeline against the old two-pass
    path (analyse the whole recording into one list of inputs, sort it, feed it to the engine),
    kept here only to be measured. Same audio, same features, same report; best of `--repeats`,
-   run alternately.
+   run alternately (each going first in turn).
 
 The calls are the 8 kHz stereo sample call laid end to end, written to a temporary folder.
 """
@@ -116,9 +116,10 @@ def main() -> None:
         old = two_pass_replay(speed_path, settings, pack)
         same = streaming.to_json()["events"] == old.to_json()["events"]
         timings: dict[str, list[float]] = {"streaming pipeline": [], "two-pass (old)": []}
-        for _ in range(args.repeats):
-            for name, run in (("streaming pipeline", lambda: replay(request, settings, pack)),
-                              ("two-pass (old)", lambda: two_pass_replay(speed_path, settings, pack))):
+        runs = [("streaming pipeline", lambda: replay(request, settings, pack)),
+                ("two-pass (old)", lambda: two_pass_replay(speed_path, settings, pack))]
+        for repeat in range(args.repeats):
+            for name, run in runs if repeat % 2 == 0 else runs[::-1]:  # each goes first in turn
                 started = time.perf_counter()
                 run()
                 timings[name].append(time.perf_counter() - started)
