@@ -59,6 +59,7 @@ class Engine:
             state=self.state,
             emit=self._emit,
             withdraw=self._withdraw,
+            retime=self._retime,
             clear=self.cleared.append,
             phase=self,
         )
@@ -213,6 +214,11 @@ class Engine:
             if event in pending:
                 pending.remove(event)
         self.withdrawn.append(event)
+
+    def _retime(self, event: Event, better: Event) -> None:
+        for pending in (self._new, self.events):
+            if event in pending:
+                pending[pending.index(event)] = better
 
     def _take(self) -> list[Event]:
         new = sorted(self._new, key=lambda e: (e.t, e.id))  # not in detector order

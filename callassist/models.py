@@ -224,6 +224,44 @@ def installed_copies(name: str) -> list[tuple[Path, str | None]]:
 # ---------------------------------------------------------------- loading
 
 
+# ---------------------------------------------------------------- dither
+
+FEATURE_CONF = "conf/mfcc.conf"
+DITHER_OFF = "--dither=0.0"
+
+
+def dither_is_off(folder: Path) -> bool:
+    """Whether the model's feature config turns Kaldi's dither off (the last --dither wins).
+
+    Kaldi adds random noise to every frame by default, drawn from one process-wide random state:
+    the same call then gives different text from run to run and from thread to thread."""
+    try:
+        text = (folder / FEATURE_CONF).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    values = re.findall(r"^\s*--dither=(\S+)", text, flags=re.MULTILINE)
+    try:
+        return bool(values) and float(values[-1]) == 0.0
+    except ValueError:
+        return False
+
+
+def disable_dither(folder: Path) -> bool:
+    """Write --dither=0.0 into the model's feature config (atomically), unless it is there.
+    Returns False when the config cannot be written (a read-only model folder)."""
+    if dither_is_off(folder):
+        return True
+    conf = folder / FEATURE_CONF
+    try:
+        text = conf.read_text(encoding="utf-8") if conf.is_file() else ""
+        temporary = conf.with_name(f".{conf.name}.tmp")
+        temporary.write_text(text + ("" if not text or text.endswith("\n") else "\n") + DITHER_OFF + "\n", encoding="utf-8")
+        os.replace(temporary, conf)
+    except OSError:
+        return False
+    return True
+
+
 def load_model(path: Path) -> "vosk.Model":
     """Load a model with Vosk and create a recognizer from it, turning a failure of either into
     one line naming the folder and what to do.
@@ -368,6 +406,7 @@ def download_model(
         _check_download(info, source, received, digest)
         unpack_dir = Path(tempfile.mkdtemp(prefix=f".{info.name}.", suffix=".unpacking", dir=models_dir))
         model_root = _unpack_model(zip_path, unpack_dir, source)
+        disable_dither(model_root)
         try:
             os.replace(model_root, destination)
         except OSError as error:
@@ -548,8 +587,9 @@ def verify_model(target: str | None, catalogue: Mapping[str, ModelInfo] = CATALO
 
 def _verify_folder(folder: Path) -> str:
     started = time.monotonic()
+    dither = "dither off" if disable_dither(folder) else f"dither on: {folder / FEATURE_CONF} is read-only"
     load_model(folder)  # loading is the proof; the model is dropped at once
-    return f"ok: {folder} is a Vosk model that loads ({time.monotonic() - started:.1f} s)"
+    return f"ok: {folder} is a Vosk model that loads ({time.monotonic() - started:.1f} s, {dither})"
 
 
 def _verify_zip(zip_path: Path, catalogue: Mapping[str, ModelInfo]) -> str:

@@ -46,7 +46,7 @@ from callassist.inputs import (
     UtteranceHeard,
 )
 from callassist.live.messages import Checklist, Cleared, Heard, Raised, SessionMessage, Withdrawn
-from callassist.recognition import ChannelRecognizer, RecognizerSettings, SpeechModel
+from callassist.recognition import RecognizerSettings, SpeechModel
 from callassist.reporting.report import CallReport, CallSource, build_report, checklist
 from callassist.scriptpack import ScriptPack
 from callassist.settings import Settings
@@ -61,7 +61,7 @@ RECOGNITION_QUEUE_BLOCKS = 16  # how far (in blocks) a recogniser may fall behin
 class ChannelRecognition(Protocol):
     """One channel's streaming recogniser (used from one thread at a time)."""
 
-    def accept(self, samples: np.ndarray) -> list[UtteranceHeard]:
+    def feed(self, samples: np.ndarray) -> list[UtteranceHeard]:
         """Take the next samples; return the text decided so far, stamped with stream time."""
         ...
 
@@ -93,7 +93,7 @@ class VoskRecognition:
         return f"vosk:{self.model.name}"
 
     def open_channel(self, speaker: Speaker, input_rate: int) -> ChannelRecognition:
-        return ChannelRecognizer(self.model.model, self.model.sample_rate, speaker, input_rate, self.settings)
+        return self.model.recognizer(speaker, input_rate, self.settings)  # kept warm from call to call
 
 
 class _RecognitionThread(threading.Thread):
@@ -112,7 +112,7 @@ class _RecognitionThread(threading.Thread):
         processed = 0
         try:
             while (block := self.blocks.get()) is not None:
-                heard = self.recognizer.accept(block)
+                heard = self.recognizer.feed(block)
                 processed += len(block)
                 self.results.put((processed, heard))
             self.results.put((math.inf, self.recognizer.finish()))

