@@ -252,6 +252,7 @@ def score_calls(model_dir: Path, calls: list[Path]) -> dict:
 
     def digest(call: Path) -> str:
         report = replay(ReplayRequest(audio=call), settings, pack, speech_model)
+        report = report.to_json() if hasattr(report, "to_json") else report  # a typed report since 8ad0c67
         return hashlib.sha256(json.dumps(report, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
     began = time.process_time()
