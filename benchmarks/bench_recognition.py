@@ -250,6 +250,12 @@ def score_calls(model_dir: Path, calls: list[Path]) -> dict:
 
     settings, pack = load_settings(None), load_pack([], {})
     speech_model = open_speech_model(model_dir, interactive=False)
+    try:  # since the call pipeline, replay takes the model wrapped as the pipeline's recognition
+        from callassist.pipeline import VoskRecognition
+
+        speech_model = VoskRecognition(speech_model)
+    except ImportError:
+        pass
 
     def digest(call: Path, model=speech_model) -> str:
         report = replay(ReplayRequest(audio=call), settings, pack, model)

@@ -169,12 +169,13 @@ def test_same_text_in_a_fresh_process(ko_model, tmp_path):
 def test_same_report_for_a_call_scored_twice_and_after_another(speech_model, settings, pack):
     """What QA sees: a call's report does not change when it is scored again, nor when the
     worker scored another call in between (warm recognisers, one per speaker)."""
+    from callassist.pipeline import VoskRecognition
     from callassist.replay import ReplayRequest, replay
 
     call = ReplayRequest(audio=KO / "stereo16k.wav")
     other = ReplayRequest(audio=KO / "stereo16k.wav", agent_channel=1, caller_channel=0)  # the voices swapped
     def report(request: ReplayRequest) -> dict:
-        return replay(request, settings, pack, speech_model).to_json()
+        return replay(request, settings, pack, VoskRecognition(speech_model)).to_json()
 
     first = report(call)
     assert first["utterances"] and any(u["words"] for u in first["utterances"])
