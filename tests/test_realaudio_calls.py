@@ -22,7 +22,16 @@ import make_calls  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not make_calls.available(), reason=f"{make_calls.REALAUDIO} is absent")
 SCENES = [scene.name for scene in make_calls.scenes()] if make_calls.available() else []
+HELDOUT = [scene.name for scene in make_calls.heldout_scenes()] if make_calls.available() else []
 RATES = ("16k", "8k")
+KNOWN_FAILURES = {
+    ("h_deepfilter_15db", "16k"): "a loud event late in the noise is taken for the caller talking: crosstalk, quiet_caller",
+    ("h_deepfilter_15db", "8k"): "a loud event late in the noise is taken for the caller talking: crosstalk",
+    ("h_noise2_15db", "16k"): "noise bumps after the caller's last word keep the turn open: noisy_line, crosstalk",
+    ("h_noisy_noise4_2db", "16k"): "the noisy line is caught 1.1 s late",
+    ("h_noisy_noise4_2db", "8k"): "the noisy line is missed (silent_caller instead)",
+}
+"""Held-out calls the analyser still gets wrong: each must fail (strict), so a fix shows."""
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +45,19 @@ def situations(report: CallReport) -> list[Event]:
     return [e for e in report.events if e.kind != "hint"]
 
 
-@pytest.mark.parametrize("rate", RATES)
-@pytest.mark.parametrize("name", SCENES)
+def known_failure(name: str, rate: str) -> list:
+    reason = KNOWN_FAILURES.get((name, rate))
+    return [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+
+
+@pytest.mark.parametrize(
+    ("name", "rate"),
+    [pytest.param(name, rate, id=f"{name}-{rate}") for name in SCENES for rate in RATES]
+    + [pytest.param(name, rate, id=f"heldout-{name}-{rate}", marks=known_failure(name, rate))
+       for name in HELDOUT for rate in RATES],
+)
 def test_real_voices_and_noise_give_exactly_the_composed_events(calls, name, rate, settings, pack):
+    """The tuned scenes and the held-out ones (never tuned on) alike."""
     wav = calls / f"{name}_{rate}.wav"
     labels = read_labels(wav.with_name(f"{wav.stem}.labels.json"))
     report = replay(ReplayRequest(audio=wav), settings, pack)
@@ -52,6 +71,7 @@ def test_the_composition_has_the_situations_the_issue_names():
     """Silent caller over room noise, good lines at 15-30 dB SNR, a quiet caller on a quiet
     line, a noisy line near 0 dB, dead air over noise on the agent's line, a backchannel."""
     expected = {scene.name: {e["id"] for e in scene.expected} for scene in make_calls.scenes()}
+    assert not set(expected) & set(HELDOUT), "a held-out scene shares a name with a tuned one"
     good = [n for n, ids in expected.items() if not ids]
     assert len(good) >= 7 and {"silent_caller"} in expected.values()
     assert {"quiet_caller"} in expected.values() and {"noisy_line"} in expected.values()

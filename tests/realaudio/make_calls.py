@@ -2,6 +2,7 @@
 """Compose stereo test calls from the real recorded voices and noises in ../shared/realaudio.
 
     python tests/realaudio/make_calls.py OUT_DIR            # 16 kHz PCM and 8 kHz mu-law calls
+    python tests/realaudio/make_calls.py --group heldout OUT_DIR   # only the held-out scenes
     callassist eval OUT_DIR                                 # precision and recall per event id
 
 Each call NAME is a scene: real Mandarin utterances placed on the agent's channel (0) and the
@@ -346,11 +347,35 @@ def scenes() -> list[Scene]:
     ]
 
 
-def write_calls(out: Path, rates: tuple[int, ...] = (16000, 8000), names: list[str] | None = None) -> list[Path]:
-    """Render every scene (or those named) at each rate into `out`; returns the WAV paths."""
+def heldout_scenes() -> list[Scene]:
+    """Scenes the analyser's settings were never tuned on (other noises, levels and voices):
+    a check that the figures on `scenes()` are not an artefact of tuning on them."""
+    return [
+        silent_caller("h_silent_noise4", "speechbrain__noise4"),
+        silent_caller("h_silent_noise5", MACHINE, level_db=-50.0),
+        silent_caller("h_silent_cafe", CAFE, level_db=-52.0),
+        good_line("h_noise4_18db", "speechbrain__noise4", 18, SPEAKER_A),
+        good_line("h_deepfilter_15db", ROOM_2, 15, SPEAKER_M),
+        good_line("h_diffuse_20db", DIFFUSE, 20, SPEAKER_B),
+        good_line("h_noise2_15db", ROOM, 15, SPEAKER_A),
+        good_line("h_cafe_18db", CAFE, 18, SPEAKER_M, first_gap=2.5),
+        quiet_caller("h_quiet_47", ("MiMo-Audio__prompt_speech_zh_m", "VoiceprintRecognition-Pytorch__b_1"),
+                     level_db=-47.0, floor_db=-61.0),
+        noisy_line("h_noisy_cafe_0db", CAFE),
+        noisy_line("h_noisy_noise4_2db", "speechbrain__noise4", snr_db=2.0),
+        dead_air("h_dead_air_noise4", "speechbrain__noise4"),
+    ]
+
+
+GROUPS = {"tuned": scenes, "heldout": heldout_scenes}
+
+
+def write_calls(out: Path, rates: tuple[int, ...] = (16000, 8000), names: list[str] | None = None,
+                groups: tuple[str, ...] = ("tuned", "heldout")) -> list[Path]:
+    """Render every scene of `groups` (or those named) at each rate into `out`; returns the WAV paths."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for scene in scenes():
+    for scene in (scene for group in groups for scene in GROUPS[group]()):
         if names and scene.name not in names:
             continue
         call = render(scene)
@@ -370,11 +395,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path)
     parser.add_argument("names", nargs="*", help="only these scenes")
+    parser.add_argument("--group", choices=[*GROUPS, "all"], default="all",
+                        help="the scenes tuned on, the held-out ones, or all (default)")
     args = parser.parse_args()
     if not available():
         print(f"error: {REALAUDIO} is missing (the real recordings live beside the repository)", file=sys.stderr)
         return 2
-    written = write_calls(args.out, names=args.names)
+    groups = tuple(GROUPS) if args.group == "all" else (args.group,)
+    written = write_calls(args.out, names=args.names, groups=groups)
     print(f"{len(written)} calls in {args.out}")
     return 0
 
