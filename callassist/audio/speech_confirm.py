@@ -102,6 +102,23 @@ class SpeechConfirmer:
                     return True
         return False
 
+    def follow(self, history: np.ndarray, history_start: int, until: int, threshold: float) -> int | None:
+        """Keep hearing a confirmed stretch: run the chunks that end by sample `until` (the
+        model's state goes on from the confirmation); the end sample of the last of them whose
+        speech probability reaches `threshold`, None when none does."""
+        model = self._model
+        assert model is not None and self.running, "follow() outside a stretch"
+        chunk = self.chunk
+        self._next = max(self._next, history_start)
+        heard = None
+        while self._next + chunk <= until:
+            offset = self._next - history_start
+            window = np.array(history[offset : offset + chunk], dtype=np.float32) * np.float32(self._gain)
+            self._next += chunk
+            if model.process(np.ctypeslib.as_ctypes(window)) >= threshold:
+                heard = self._next
+        return heard
+
     def stop(self) -> None:
         """The stretch is decided."""
         self.running = False

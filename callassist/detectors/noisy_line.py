@@ -7,7 +7,9 @@ Evidence is the caller's voice against the line's background (`levels`), not sin
 only from noise that is really loud: a weak voice over a quiet line is a quiet caller (the weak
 voice is the problem, not the noise), so a call runs one of the two scripts, never both. Drowned
 speech decays while the caller is heard clearly, so word tails and pauses over a good line
-never add up to a noisy line.
+never add up to a noisy line. Words drowned so deeply that the voice test hears only some of
+them leave the rest as loud background: once the caller's drowned speech has begun (since the
+agent last spoke), the loud background on their turn counts with it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ class NoisyLineDetector(Detector):
         self.levels = CallerLevels(limits.voice_window, limits.background_window)
         self.drowned_speech = 0.0
         self.loud_background = 0.0
+        self.drowned_gaps = 0.0  # loud background on the caller's turn after drowned speech
+        self.drowned_this_turn = False  # drowned speech since the agent last spoke
         self.timer_from: float | None = None  # the agent's line ended: the step's wait runs
 
     def on_level(self, frame: LevelFrame) -> None:
@@ -43,24 +47,35 @@ class NoisyLineDetector(Detector):
             loud = background is not None and background >= limits.noisy_min_background_dbfs
             if loud and snr is not None and snr < limits.noisy_snr_db:
                 self.drowned_speech += dt
+                self.drowned_this_turn = True
             else:
                 self.drowned_speech = max(0.0, self.drowned_speech - dt)
-            window = self.drowned_speech
+                self.drowned_gaps = max(0.0, self.drowned_gaps - dt)
+            window = self.drowned_speech + self.drowned_gaps
             evidence = window >= limits.noisy_min_speech - 1e-9
         else:
             callers_turn = state.last_speech_end["agent"] is not None and not state.speaking["agent"]
             if callers_turn and background is not None and background > limits.noisy_floor_dbfs:
                 self.loud_background += dt
+                if self.drowned_this_turn:
+                    self.drowned_gaps += dt
             else:
                 self.loud_background = 0.0
-            window = self.loud_background
-            evidence = window >= limits.noisy_min_floor_time - 1e-9
+                self.drowned_gaps = 0.0
+            window = max(self.loud_background, self.drowned_speech + self.drowned_gaps)
+            evidence = (
+                self.loud_background >= limits.noisy_min_floor_time - 1e-9
+                or self.drowned_speech + self.drowned_gaps >= limits.noisy_min_speech - 1e-9
+            )
         if evidence and self.steps.has_next:
             snr = self.levels.snr_db
             detail = f"background {background:.0f} dBFS" + (f", voice {snr:.0f} dB over it" if snr is not None else "")
             self._raise(frame.t, frame.t - window, detail=detail)
 
     def on_speech_ended(self, item: SpeechEnded) -> None:
+        if item.speaker == "agent":
+            self.drowned_this_turn = False
+            self.drowned_gaps = 0.0
         if item.speaker == "agent" and self.steps.wait is not None:
             self.timer_from = item.t
 
