@@ -79,7 +79,7 @@ def test_the_composition_has_the_situations_the_issue_names():
     assert {"agent_dead_air"} in expected.values() and "backchannel" in expected
 
 
-@pytest.mark.parametrize("name", ["silent_room", "cafe_15db", "quiet_line", "backchannel"])
+@pytest.mark.parametrize("name", ["silent_room", "cafe_15db", "quiet_line", "backchannel", "h_noise2_15db"])
 def test_chunk_size_does_not_change_events_on_real_audio(calls, name, settings, pack):
     wav = calls / f"{name}_16k.wav"
 

@@ -10,8 +10,10 @@ the start of the channel), but some of it can only be decided a little later in 
   frames is only proposed by webrtcvad and the level gates; it starts speech once the learned
   model confirms it (`speech_confirm`), at most `confirm_window` (400 ms) after its t. A stretch
   that ends unconfirmed was noise: no event at all.
-* SpeechEnded.t is the end of the last voiced frame. It is emitted once `hangover` (400 ms) of
-  unvoiced frames has followed, so exactly `hangover` after its t (at once at the end of stream).
+* SpeechEnded.t is the end of the last voiced frame that went on with the turn (a loud one, or a
+  weak one the model heard as speech: `_follow`). It is emitted once `hangover` (400 ms) of
+  frames that do not go on with it has followed, so exactly `hangover` after its t (at once at
+  the end of stream).
 * LevelFrame.t is the end of its report interval, and `voiced` says whether speech goes on
   through t, which depends on the decisions above. So a LevelFrame is held back until the frames
   on both sides of its t are decided: normally it is emitted one frame (20 ms) after its t, while
@@ -83,11 +85,19 @@ class AnalyzerSettings:
     follow_warmup: float = 0.192
     """Once a turn is confirmed, a voiced frame within `follow_weak_db` of the loudest of the
     turn's last `follow_reference_frames` such (strong) frames goes on with it; a weaker one does
-    only once the model, run from a fresh state from `confirm_warmup` before it (at the onset's
-    gain), hears speech after its start with at least `follow_probability`. After the last word,
+    only once the model hears speech after its start with at least `follow_probability`. The
+    model runs only when the turn would otherwise end (`hangover` after the last frame that went
+    on with it), from a fresh state `follow_warmup` before the first weak frame, at the onset's
+    gain, and goes on until the next strong frame. After the last word,
     bumps of a real room's noise 10-15 dB under the voice keep webrtcvad voiced for seconds,
     never the model; and running the model on every chunk of a turn would cost three times the
     rest of the analysis."""
+    follow_weak_db_8k: float = 18.0
+    """`follow_weak_db` at 8 kHz, where the model scores some clear telephone-band speech under
+    0.2 mid-sentence (FunASR test.pcm: 0.05-0.2 for a second): with 6 dB there it cut turns short
+    (speech recall 0.951 instead of 0.995; 15 dB: 0.975, 18 dB: 0.984), while 18 dB still ends a
+    turn when only a noise event 20-40 dB under the voice goes on (20 dB cut a quiet caller's
+    last word)."""
     confirm_window: float = 0.4
     """Seconds after a voiced frame within which confirmation may still make it the onset;
     a stretch is confirmed within 0.07 s of its onset for half of real utterances, 0.2 s for 90%."""
@@ -188,6 +198,7 @@ class ChannelAnalyzer:
         warmup = settings.confirm_warmup_8k if self._rate == 8000 else settings.confirm_warmup
         self._warmup_samples = round(warmup * self._rate)
         self._follow_warmup_samples = round(settings.follow_warmup * self._rate)
+        self._follow_weak_db = settings.follow_weak_db_8k if self._rate == 8000 else settings.follow_weak_db
         self._history_samples = round(0.5 * self._rate) + max(self._warmup_samples, self._follow_warmup_samples)
         self._history = np.zeros(0, dtype=np.float32)
         self._onset_levels: deque[float] = deque(maxlen=settings.onset_window_frames)  # of the last frames
@@ -403,7 +414,7 @@ class ChannelAnalyzer:
         confirmer = self._confirmer
         assert confirmer is not None
         strong = self._strong_levels
-        if voiced and (not strong or level >= max(strong) - self.settings.follow_weak_db):
+        if voiced and (not strong or level >= max(strong) - self._follow_weak_db):
             strong.append(level)
             self._unheard_voiced.clear()  # speech goes on past them
             confirmer.stop()

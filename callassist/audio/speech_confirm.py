@@ -7,7 +7,8 @@ wheel's own ONNX runtime) tells speech from such noise far better, but running i
 32 ms chunk of both channels would cost several times the rest of the analysis. So it runs only
 while a proposed stretch waits for confirmation: from a fresh state, a little before the
 stretch's onset, until enough chunks' speech probability reaches the threshold (speech) or the
-stretch ends (noise). Once a stretch is confirmed it runs no more until the next one.
+stretch ends (noise). Once a stretch is confirmed it rests, except to hear the weak tail of a
+turn that would otherwise end (`follow`, driven by `features`).
 
 The model's speech probability falls with the level: a voice at -48 dBFS that it calls speech
 with 0.95 at -28 dBFS scores under 0.4. So each stretch is heard at a gain that brings its onset
