@@ -35,20 +35,7 @@ import soundfile
 ROOT = Path(__file__).resolve().parent.parent
 TRANSCRIPTS = sorted((ROOT / "tests" / "data" / "calls").glob("*.jsonl"))
 RECORDINGS = sorted((ROOT / "tests" / "fixtures" / "calls").glob("*.wav"))
-BACKTRACKING_PACK = """
-[[situation]]
-id = "caller_title"
-title = "得知来电人职务"
-kind = "hint"
-[[situation.step]]
-say = "{1}您好"
-
-[[cue]]
-id = "caller_title_cue"
-situation = "caller_title"
-speaker = "caller"
-pattern = '(a+)+$'
-"""
+BACKTRACKING_PACK = (ROOT / "tests" / "data" / "packs" / "backtracking" / "site.toml").read_text(encoding="utf-8")
 LINE = '{{"speaker": "{speaker}", "start": {start}, "end": {end}, "text": "{text}"}}\n'
 
 

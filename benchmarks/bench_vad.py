@@ -165,7 +165,7 @@ def main() -> int:
     print(f"{'all clips':<42} {'':>7} {totals_row}")
     print(f"{'median clip (speech frames)':<42} {'':>7} {'':>6}  " + " ".join(f"{np.median(recalls[n]):{8 if n == 'proposer' else 9}.3f}" for n in ANALYSERS))
     print(f"{'worst clip (speech frames)':<42} {'':>7} {'':>6}  " + " ".join(f"{min(recalls[n]):{8 if n == 'proposer' else 9}.3f}" for n in ANALYSERS))
-    print(f"\nanalysis CPU time: " + ", ".join(f"{n} {seconds[n]:.2f} s" for n in ANALYSERS))
+    print("\nanalysis CPU time: " + ", ".join(f"{n} {seconds[n]:.2f} s" for n in ANALYSERS))
     return 0
 
 

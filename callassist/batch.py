@@ -241,11 +241,7 @@ def read_metadata(path: Path, names: list[str]) -> dict[str, CallMetadata]:
         raw = path.read_bytes()
     except OSError as error:
         raise InputFileError.at(path, f"cannot read call metadata ({error.strerror}); check --metadata") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise InputFileError.at(path, "not UTF-8 text (a GBK/ANSI export?); save it as \"CSV UTF-8\"", line) from None
+    text = InputFileError.decode_utf8(path, raw, "not UTF-8 text (a GBK/ANSI export?); save it as \"CSV UTF-8\"")
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [cell.strip().lower() for cell in next(reader, [])]

@@ -29,6 +29,16 @@ class InputFileError(CallassistError):
         where = f"{path}:{line}" if line is not None else f"{path}"
         return cls(f"{where}: {problem}")
 
+    @classmethod
+    def decode_utf8(cls, path: Path, raw: bytes, advice: str) -> str:
+        """`raw` as text (a UTF-8 BOM allowed); otherwise an error naming the line of the first
+        bad byte, with `advice` on what to do."""
+        try:
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            line = raw[: error.start].count(b"\n") + 1
+            raise cls.at(path, advice, line) from None
+
 
 class ConfigError(CallassistError):
     """A configuration or script-pack file has a problem."""

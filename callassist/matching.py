@@ -284,8 +284,8 @@ class PhraseMatcher:
         needles = [_phrase_tokens(phrase) for phrase, _ in phrases]
         postings: dict[str, list[tuple[int, int]]] = {}
         for index, needle in enumerate(needles):
-            for token, count in Counter(needle).items():
-                postings.setdefault(token, []).append((index, count))
+            for token, times in Counter(needle).items():
+                postings.setdefault(token, []).append((index, times))
         return PhraseSet(
             phrases=tuple(phrase for phrase, _ in phrases),
             cutoffs=tuple(self._threshold(len(n), t) for n, (_, t) in zip(needles, phrases)),

@@ -27,11 +27,7 @@ def read_transcript(path: Path) -> list[Utterance]:
         raise InputFileError.at(path, "transcript not found; check the path") from None
     except OSError as error:
         raise InputFileError.at(path, f"cannot read transcript: {error.strerror}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise InputFileError.at(path, "not UTF-8 text; save the transcript as UTF-8", line) from None
+    text = InputFileError.decode_utf8(path, raw, "not UTF-8 text; save the transcript as UTF-8")
     utterances = []
     for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():

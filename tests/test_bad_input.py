@@ -209,20 +209,7 @@ def test_output_into_a_closed_pipe_ends_quietly(argv):
 # ---------------------------------------------------------------- script pack patterns
 
 
-BACKTRACKING_PACK = """
-[[situation]]
-id = "caller_title"
-title = "得知来电人职务"
-kind = "hint"
-[[situation.step]]
-say = "{1}您好"
-
-[[cue]]
-id = "caller_title_cue"
-situation = "caller_title"
-speaker = "caller"
-pattern = '(a+)+$'
-"""
+BACKTRACKING_PACK = (Path(__file__).parent / "data" / "packs" / "backtracking" / "site.toml").read_text(encoding="utf-8")
 
 
 def test_a_backtracking_pattern_runs_in_linear_time(tmp_path, capsys):

@@ -18,7 +18,6 @@ import soundfile
 
 from callassist.batch import BatchOptions, OutputLock, find_calls, run_batch
 from callassist.cli import main
-from callassist.errors import CallassistError
 
 LINE = '{{"speaker": "{speaker}", "start": {start}, "end": {end}, "text": "{text}"}}\n'
 
@@ -213,7 +212,7 @@ def test_a_full_disk_is_refused_before_analysis(tmp_path, capsys, monkeypatch):
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
 def test_every_output_file_has_one_deliberate_mode(tmp_path):
     calls, out = two_days(tmp_path), tmp_path / "out"
-    result = run_batch([calls], options(out))
+    run_batch([calls], options(out))
     modes = {p.relative_to(out).as_posix(): p.stat().st_mode & 0o777 for p in out.rglob("*") if p.is_file()}
     assert set(modes.values()) == {0o600}, modes
     assert {"summary.csv", "summary.html", ".callassist.lock", "calls/day1/call001.json"} <= modes.keys()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from callassist.engine import Engine
-from callassist.inputs import AudioMissing, HoldChanged, LevelFrame, ManualSituation, SpeechEnded, SpeechStarted
+from callassist.inputs import LevelFrame, SpeechEnded, SpeechStarted
 
 
 @pytest.fixture

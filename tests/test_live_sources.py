@@ -174,7 +174,7 @@ def test_file_source_pacing_does_not_drift_over_ten_minutes(tmp_path):
     started = time.now
     lateness = []
     count = 0
-    while (block := source.read(1.0)) is not None:
+    while source.read(1.0) is not None:
         count += 1
         lateness.append(time.now - started - 0.05 * count)
     assert count == 12000

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import json
-from pathlib import Path
 from urllib.parse import unquote
 
 from callassist.batch import BatchOptions, run_batch

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 
 from callassist.cli import main
 from callassist.transcript import read_transcript
