@@ -214,6 +214,49 @@ class ScriptSteps:
         self.reached = 0
 
 
+class PacedSteps:
+    """A situation whose script goes on at the agent's pace (noisy line, quiet caller): the
+    detector raises a step from its evidence; a step the pack gives a `wait` is followed on its
+    own that long after the agent has said its line (`agent_said_line`), not while someone
+    talks, and then when they stop, with that time. The step before the hang-up winds the call
+    down; the hang-up ends it."""
+
+    def __init__(self, ctx: DetectorContext, situation_id: str) -> None:
+        self.ctx = ctx
+        self.id = situation_id
+        self.steps = ScriptSteps(ctx.pack, situation_id)
+        self.timer_from: float | None = None  # the agent's line ended: the step's wait runs
+
+    def agent_said_line(self, t: float) -> None:
+        if self.steps.wait is not None:
+            self.timer_from = t
+
+    def deadline(self) -> float | None:
+        state = self.ctx.state
+        wait = self.steps.wait
+        if self.timer_from is None or wait is None or state.anyone_speaking or state.ended_by:
+            return None
+        return once_quiet(state, self.timer_from + wait)
+
+    def on_deadline(self, t: float) -> None:
+        start = self.timer_from if self.timer_from is not None else t
+        self.timer_from = None
+        self.raise_step(t, start)
+
+    def raise_step(self, t: float, start: float, detail: str | None = None) -> None:
+        step = self.steps.advance()
+        self.ctx.event(self.id, "situation", t, start, t, "caller", step=step, detail=detail)
+        if self.steps.hangs_up:
+            self.ctx.phase.hang_up(self.id)
+        elif self.steps.next_hangs_up:
+            self.ctx.phase.wind_down(self.id)
+
+    def reset(self) -> None:
+        """The situation is over: back before step 1, no step pending."""
+        self.steps.reset()
+        self.timer_from = None
+
+
 class Detector:
     """Base: every hook is optional. `deadline()` is the stream time at which the detector wants
     `on_deadline` called if no input arrives first; the engine asks after every input."""

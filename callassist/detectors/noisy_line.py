@@ -14,7 +14,7 @@ agent last spoke), the loud background on their turn counts with it.
 
 from __future__ import annotations
 
-from callassist.detectors.base import Detector, FrameClock, ScriptSteps, once_quiet
+from callassist.detectors.base import Detector, FrameClock, PacedSteps
 from callassist.detectors.levels import CallerLevels
 from callassist.inputs import LevelFrame, SpeechEnded
 
@@ -23,14 +23,13 @@ class NoisyLineDetector(Detector):
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         limits = self.settings.acoustic
-        self.steps = ScriptSteps(ctx.pack, "noisy_line")
+        self.script = PacedSteps(ctx, "noisy_line")
         self.clock = FrameClock()
         self.levels = CallerLevels(limits.voice_window, limits.background_window)
         self.drowned_speech = 0.0
         self.loud_background = 0.0
         self.drowned_gaps = 0.0  # loud background on the caller's turn after drowned speech
         self.drowned_this_turn = False  # drowned speech since the agent last spoke
-        self.timer_from: float | None = None  # the agent's line ended: the step's wait runs
 
     def on_level(self, frame: LevelFrame) -> None:
         dt = self.clock.tick(frame)
@@ -38,7 +37,7 @@ class NoisyLineDetector(Detector):
             return
         self.levels.add(frame, dt)
         state = self.state
-        if self.steps.started or state.ended_by or state.on_hold or "quiet_caller" in state.phase.ending:
+        if self.script.steps.started or state.ended_by or state.on_hold or "quiet_caller" in state.phase.ending:
             return
         limits = self.settings.acoustic
         background = self.levels.background_dbfs
@@ -67,33 +66,19 @@ class NoisyLineDetector(Detector):
                 self.loud_background >= limits.noisy_min_floor_time - 1e-9
                 or self.drowned_speech + self.drowned_gaps >= limits.noisy_min_speech - 1e-9
             )
-        if evidence and self.steps.has_next:
+        if evidence and self.script.steps.has_next:
             snr = self.levels.snr_db
             detail = f"background {background:.0f} dBFS" + (f", voice {snr:.0f} dB over it" if snr is not None else "")
-            self._raise(frame.t, frame.t - window, detail=detail)
+            self.script.raise_step(frame.t, frame.t - window, detail=detail)
 
     def on_speech_ended(self, item: SpeechEnded) -> None:
         if item.speaker == "agent":
             self.drowned_this_turn = False
             self.drowned_gaps = 0.0
-        if item.speaker == "agent" and self.steps.wait is not None:
-            self.timer_from = item.t
+            self.script.agent_said_line(item.t)
 
     def deadline(self) -> float | None:
-        wait = self.steps.wait
-        if self.timer_from is None or wait is None or self.state.anyone_speaking or self.state.ended_by:
-            return None
-        return once_quiet(self.state, self.timer_from + wait)
+        return self.script.deadline()
 
     def on_deadline(self, t: float) -> None:
-        start = self.timer_from if self.timer_from is not None else t
-        self.timer_from = None
-        self._raise(t, start)
-
-    def _raise(self, t: float, start: float, detail: str | None = None) -> None:
-        step = self.steps.advance()
-        self.ctx.event("noisy_line", "situation", t, start, t, "caller", step=step, detail=detail)
-        if self.steps.hangs_up:
-            self.ctx.phase.hang_up("noisy_line")
-        elif self.steps.next_hangs_up:
-            self.ctx.phase.wind_down("noisy_line")
+        self.script.on_deadline(t)

@@ -10,7 +10,7 @@ loud noise is the noisy line's case, not this one: a call runs one of the two sc
 
 from __future__ import annotations
 
-from callassist.detectors.base import Detector, FrameClock, ScriptSteps, once_quiet
+from callassist.detectors.base import Detector, FrameClock, PacedSteps
 from callassist.detectors.levels import CallerLevels
 from callassist.inputs import LevelFrame, SpeechEnded
 from callassist.settings import AcousticSettings
@@ -20,12 +20,11 @@ class QuietCallerDetector(Detector):
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         limits = self.settings.acoustic
-        self.steps = ScriptSteps(ctx.pack, "quiet_caller")
+        self.script = PacedSteps(ctx, "quiet_caller")
         self.clock = FrameClock()
         self.levels = CallerLevels(limits.voice_window, limits.background_window)
         self.quiet_speech = 0.0
         self.agent_answered = False
-        self.timer_from: float | None = None  # the agent's line ended: the step's wait runs
 
     def on_level(self, frame: LevelFrame) -> None:
         dt = self.clock.tick(frame)
@@ -39,21 +38,21 @@ class QuietCallerDetector(Detector):
         assert voice is not None  # this frame is in it
         if voice >= limits.quiet_level_dbfs:
             self.quiet_speech = 0.0
-            if self.steps.started:  # the caller is audible again: the situation is over
+            if self.script.steps.started:  # the caller is audible again: the situation is over
                 self.ctx.clear("quiet_caller")
                 self.ctx.phase.stop_winding_down("quiet_caller")
-                self.steps.reset()
-                self.timer_from = None
+                self.script.reset()
             return
         if self._drowned(limits):
             return
         self.quiet_speech += dt
-        by_evidence = not self.steps.started or (self.steps.wait is None and self.agent_answered)
-        if by_evidence and self.steps.has_next and self.quiet_speech >= limits.quiet_min_speech - 1e-9:
+        steps = self.script.steps
+        by_evidence = not steps.started or (steps.wait is None and self.agent_answered)
+        if by_evidence and steps.has_next and self.quiet_speech >= limits.quiet_min_speech - 1e-9:
             self.agent_answered = False
             start = frame.t - self.quiet_speech
             self.quiet_speech = 0.0
-            self._raise(frame.t, start, detail=f"voice {voice:.0f} dBFS")
+            self.script.raise_step(frame.t, start, detail=f"voice {voice:.0f} dBFS")
 
     def _drowned(self, limits: AcousticSettings) -> bool:
         """The background is loud and the voice barely over it: noise, not a weak voice."""
@@ -64,27 +63,13 @@ class QuietCallerDetector(Detector):
         )
 
     def on_speech_ended(self, item: SpeechEnded) -> None:
-        if item.speaker == "agent" and self.steps.started:
+        if item.speaker == "agent" and self.script.steps.started:
             self.agent_answered = True
             self.quiet_speech = 0.0  # the next step needs quiet speech after the agent's answer
-            if self.steps.wait is not None:
-                self.timer_from = item.t
+            self.script.agent_said_line(item.t)
 
     def deadline(self) -> float | None:
-        wait = self.steps.wait
-        if self.timer_from is None or wait is None or self.state.anyone_speaking or self.state.ended_by:
-            return None
-        return once_quiet(self.state, self.timer_from + wait)
+        return self.script.deadline()
 
     def on_deadline(self, t: float) -> None:
-        start = self.timer_from if self.timer_from is not None else t
-        self.timer_from = None
-        self._raise(t, start)
-
-    def _raise(self, t: float, start: float, detail: str | None = None) -> None:
-        step = self.steps.advance()
-        self.ctx.event("quiet_caller", "situation", t, start, t, "caller", step=step, detail=detail)
-        if self.steps.hangs_up:
-            self.ctx.phase.hang_up("quiet_caller")
-        elif self.steps.next_hangs_up:
-            self.ctx.phase.wind_down("quiet_caller")
+        self.script.on_deadline(t)
