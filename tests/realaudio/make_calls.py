@@ -16,9 +16,18 @@ worked out here from where the scene put the speech (never from what the code fi
 * agent_dead_air: 4 s after the caller's last word with the agent silent;
 * quiet_caller: step 1 after 1.5 s of too-quiet caller speech, step 2 after 1.5 s of it once the
   agent has answered, step 3 (hang up) 5 s after the agent's step-2 line;
-* noisy_line: step 1 after 2 s of caller speech drowned in noise (SNR about 0 dB), step 2 (hang
-  up) 5 s after the agent's line;
-* nothing else: a line with 15-30 dB SNR is a good line, and no noise is a caller.
+* noisy_line: step 1 after 2 s of caller speech drowned in noise (a noisy line, below), step 2
+  (hang up) 5 s after the agent's line;
+* nothing else: a clear line (below) is a good line, and no noise is a caller.
+
+Noisy or clear is the caller's voice over the caller's line noise as the rendering carries it:
+the active level of all the caller's speech minus the RMS of the noise, both measured in the
+rendering's band (16 kHz: the whole band; 8 kHz: 300-3400 Hz, where a noise mostly outside the
+telephone band hardly reaches the line). Within `NOISY_MAX_SNR` the noise is too loud to
+understand the caller by: a noisy line. From `CLEAR_MIN_SNR` on the line is clear. A scene
+whose caller's line lies in between at some rate is refused (ValueError): its labels would be a
+guess. The same rule, measured for every scene at every rate, decides the labels that depend on
+the line; so the 8 kHz rendering of a scene can be a clear line where the 16 kHz one is noisy.
 
 An utterance is placed by its speech span: the 20 ms frames of the clip within 25 dB of its
 active level (the power mean of the frames within 35 dB of its loudest), cut from the clip with
@@ -35,6 +44,7 @@ import sys
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import soundfile
@@ -44,6 +54,8 @@ REALAUDIO = Path(__file__).resolve().parents[2].parent / "shared" / "realaudio"
 RATE = 16000
 FRAME = 320  # 20 ms at RATE
 TOLERANCE = 1.0  # seconds either side of an expected event's t
+NOISY_MAX_SNR = 5.0  # dB: the noise within this of the caller's voice drowns it (a noisy line)
+CLEAR_MIN_SNR = 10.0  # dB: the voice this far over the noise is understood (a clear line)
 
 # The standard's timings (scripts_zh, docs): what the labels are worked out from.
 SILENT_STEP = 5.0
@@ -124,6 +136,9 @@ def loop_to(x: np.ndarray, length: int, crossfade: float = 0.05) -> np.ndarray:
     return out[:length]
 
 
+Line = Literal["noisy", "clear"]
+
+
 @dataclass(frozen=True)
 class Turn:
     speaker: str  # "agent" or "caller"
@@ -158,6 +173,7 @@ class Scene:
     caller_voice: tuple[str, ...] = SPEAKER_B
     turns: list[Turn] = field(default_factory=list)
     expected: list[dict] = field(default_factory=list)
+    expected_on: dict[Line, list[dict]] = field(default_factory=lambda: {"noisy": [], "clear": []})
     duration: float = 0.0
     _clock: float = 0.5
     _next_clip: dict[str, int] = field(default_factory=lambda: {"agent": 0, "caller": 0})
@@ -179,25 +195,44 @@ class Scene:
     def pause(self, seconds: float) -> None:
         self._clock += seconds
 
-    def expect(self, id: str, t: float, step: int | None, speaker: str) -> None:
-        self.expected.append({"id": id, "t": round(t, 2), "lo": round(t - TOLERANCE, 2), "hi": round(t + TOLERANCE, 2),
-                              "step": step, "speaker": speaker})
+    def expect(self, id: str, t: float, step: int | None, speaker: str, on: Line | None = None) -> None:
+        """The standard calls for this event (only on a `noisy` or a `clear` caller's line, if `on`)."""
+        label = {"id": id, "t": round(t, 2), "lo": round(t - TOLERANCE, 2), "hi": round(t + TOLERANCE, 2),
+                 "step": step, "speaker": speaker}
+        (self.expected if on is None else self.expected_on[on]).append(label)
+
+    def labels(self, line: Line | None) -> list[dict]:
+        """The events the standard calls for when the caller's line is `line` (None: no caller speech)."""
+        if line is None and any(self.expected_on.values()):
+            raise ValueError(f"{self.name}: its labels depend on the caller's line, but the caller never speaks")
+        return sorted(self.expected + (self.expected_on[line] if line else []), key=lambda label: label["t"])
 
     def end(self, after: float) -> "Scene":
         self.duration = round(self._clock + after, 2)
         return self
 
 
-def render(scene: Scene) -> np.ndarray:
-    """The call at RATE: shape (n, 2), channel 0 agent, channel 1 caller."""
+@dataclass(frozen=True)
+class Rendered:
+    """A scene at RATE, its voices and its noises apart: shape (n, 2), channel 0 agent, 1 caller."""
+
+    voices: np.ndarray
+    noises: np.ndarray
+
+    @property
+    def call(self) -> np.ndarray:
+        return np.clip(self.voices + self.noises, -0.999, 0.999)
+
+
+def render(scene: Scene) -> Rendered:
     length = round(scene.duration * RATE)
-    out = np.zeros((length, 2))
-    for channel, noises in ((0, scene.agent_noise), (1, scene.caller_noise)):
-        for noise in noises:
+    voices, noises = np.zeros((length, 2)), np.zeros((length, 2))
+    for channel, scene_noises in ((0, scene.agent_noise), (1, scene.caller_noise)):
+        for noise in scene_noises:
             clip = load(noise.clip)
             clip = clip * 10 ** ((noise.level_db - rms_level(clip)) / 20)
             at = round(noise.start * RATE)
-            out[at:, channel] += loop_to(clip, length - at)
+            noises[at:, channel] += loop_to(clip, length - at)
     margin = round(0.05 * RATE)
     for turn in scene.turns:
         clip = load(turn.clip)
@@ -206,18 +241,44 @@ def render(scene: Scene) -> np.ndarray:
             last = first + round(turn.cut * RATE)
         piece = fade(clip[max(0, first - margin) : last + margin] * 10 ** ((turn.level_db - active_level(clip)) / 20))
         at = round(turn.start * RATE) - (first - max(0, first - margin))
-        out[at : at + len(piece), 0 if turn.speaker == "agent" else 1] += piece[: length - at]
-    return np.clip(out, -0.999, 0.999)
+        voices[at : at + len(piece), 0 if turn.speaker == "agent" else 1] += piece[: length - at]
+    return Rendered(voices, noises)
+
+
+def telephone_band(x: np.ndarray) -> np.ndarray:
+    """`x` (at RATE, time along axis 0) as a telephone line passes it: 300-3400 Hz, raised-cosine edges."""
+    spectrum = np.fft.rfft(x, axis=0)
+    freqs = np.fft.rfftfreq(len(x), 1 / RATE)
+    gain = np.clip((freqs - 250) / 100, 0, 1) * np.clip((3500 - freqs) / 200, 0, 1)
+    gain = 0.5 - 0.5 * np.cos(np.pi * gain)
+    return np.fft.irfft(spectrum * gain.reshape((-1,) + (1,) * (x.ndim - 1)), len(x), axis=0)
 
 
 def telephony(call: np.ndarray) -> np.ndarray:
-    """What a telephone line carries: 300-3400 Hz (raised-cosine band edges), at 8 kHz."""
-    spectrum = np.fft.rfft(call, axis=0)
-    freqs = np.fft.rfftfreq(len(call), 1 / RATE)
-    gain = np.clip((freqs - 250) / 100, 0, 1) * np.clip((3500 - freqs) / 200, 0, 1)
-    gain = 0.5 - 0.5 * np.cos(np.pi * gain)
-    filtered = np.fft.irfft(spectrum * gain[:, None], len(call), axis=0)
-    return np.clip(soxr.resample(filtered, RATE, 8000), -0.999, 0.999)
+    """What a telephone line carries: the telephone band, at 8 kHz."""
+    return np.clip(soxr.resample(telephone_band(call), RATE, 8000), -0.999, 0.999)
+
+
+def caller_line_snr(rendered: Rendered, rate: int) -> float | None:
+    """dB of the caller's voice over the caller's line noise in the band the rendering at `rate`
+    carries (module docstring); None when the caller never speaks."""
+    voice, noise = rendered.voices[:, 1], rendered.noises[:, 1]
+    if not voice.any():
+        return None
+    if rate != RATE:
+        voice, noise = telephone_band(voice), telephone_band(noise)
+    return active_level(voice) - rms_level(noise)
+
+
+def caller_line(scene: Scene, snr_db: float | None) -> Line | None:
+    if snr_db is None:
+        return None
+    if snr_db <= NOISY_MAX_SNR:
+        return "noisy"
+    if snr_db >= CLEAR_MIN_SNR:
+        return "clear"
+    raise ValueError(f"{scene.name}: the caller's voice is {snr_db:.1f} dB over the noise, neither a noisy line "
+                     f"(at most {NOISY_MAX_SNR:g} dB) nor a clear one (at least {CLEAR_MIN_SNR:g} dB)")
 
 
 # ------------------------------------------------------------------------------------ scenes
@@ -280,15 +341,18 @@ def quiet_caller(name: str, voice: tuple[str, str], level_db: float = QUIET_DB, 
 
 
 def noisy_line(name: str, noise: str, snr_db: float = 0.0) -> Scene:
-    """The caller drowned in loud noise: noisy_line step 1, the agent's line, the hang-up."""
+    """The caller drowned in loud noise: noisy_line step 1, the agent's line, the hang-up. Where
+    the line carries little of the noise (a clear line), the caller's turn is an ordinary one,
+    and the caller is silent after the agent's line: silent_caller step 1."""
     level = NORMAL_DB - 2
     scene = Scene(name, f"noisy line, {noise} {snr_db:g} dB under the caller",
                   caller_noise=(Noise(noise, level - snr_db),), agent_noise=agent_floor())
     scene.say("agent", gap=0.0)
     caller = scene.say("caller", level_db=level, clip="FunASR__4")
-    scene.expect("noisy_line", caller.start + NOISY_SPEECH, 1, "caller")
+    scene.expect("noisy_line", caller.start + NOISY_SPEECH, 1, "caller", on="noisy")
     line = scene.say("agent", clip="FunASR__long")
-    scene.expect("noisy_line", line.end + HANG_UP_WAIT, 2, "caller")
+    scene.expect("noisy_line", line.end + HANG_UP_WAIT, 2, "caller", on="noisy")
+    scene.expect("silent_caller", line.end + SILENT_STEP, 1, "caller", on="clear")
     return scene.end(HANG_UP_WAIT + 1.0)
 
 
@@ -378,14 +442,17 @@ def write_calls(out: Path, rates: tuple[int, ...] = (16000, 8000), names: list[s
     for scene in (scene for group in groups for scene in GROUPS[group]()):
         if names and scene.name not in names:
             continue
-        call = render(scene)
+        rendered = render(scene)
         for rate in rates:
             path = out / f"{scene.name}_{rate // 1000}k.wav"
             if rate == RATE:
-                soundfile.write(path, call, RATE, subtype="PCM_16")
+                soundfile.write(path, rendered.call, RATE, subtype="PCM_16")
             else:
-                soundfile.write(path, telephony(call), 8000, subtype="ULAW")
-            labels = {"about": scene.about, "expect": scene.expected, "optional": []}
+                soundfile.write(path, telephony(rendered.call), 8000, subtype="ULAW")
+            snr = caller_line_snr(rendered, rate)
+            line = caller_line(scene, snr)
+            about = scene.about + (f"; {line} line: the caller's voice {snr:.1f} dB over the noise" if line else "")
+            labels = {"about": about, "expect": scene.labels(line), "optional": []}
             path.with_name(f"{path.stem}.labels.json").write_text(json.dumps(labels, indent=1) + "\n", encoding="utf-8")
             written.append(path)
     return written
