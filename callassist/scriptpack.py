@@ -18,7 +18,7 @@ from typing import Any, Literal, TypeVar, get_args
 import re2
 
 from callassist.errors import ConfigError
-from callassist.rules.model import Rule
+from callassist.rules.model import Phrase, Rule
 from callassist.rules.parse import (
     PHRASE_SET_OPTIONAL,
     PHRASE_SET_REQUIRED,
@@ -32,6 +32,10 @@ from callassist.rules.parse import (
 Speaker = Literal["agent", "caller"]
 SituationKind = Literal["situation", "hint"]
 RequiredWhere = Literal["opening", "closing", "hold_start", "hold_return"]
+# Names a rule's `said = "@name"` or `each = "@name"` may use besides phrase sets: the
+# `[[required]]` lines of one `where` (each entry one line) and every `[[forbidden]]` phrase.
+FORBIDDEN_LINES = "forbidden"
+STANDARD_LINES = (*get_args(RequiredWhere), FORBIDDEN_LINES)
 
 
 @dataclass(frozen=True)
@@ -658,12 +662,18 @@ def _cross_check(entries: dict[str, dict[str, _Entry]]) -> list[PackProblem]:
             message = f"no situation {name!r} is defined"
             message += f" (did you mean {close[0]!r}?)" if close else ""
             problems.append(PackProblem(entry.source.path, line, "situation", message))
+    for entry in entries["phrase_set"].values():
+        if entry.id in STANDARD_LINES:
+            message = f"{entry.id!r} names the standard's lines in rules (@{entry.id}); choose another id"
+            problems.append(PackProblem(entry.source.path, entry.id_line, "id", message))
     for entry in entries["rule"].values():
         for table, name, line in entry.uses:
-            if name not in entries[table]:
-                close = difflib.get_close_matches(name, entries[table], n=1)
-                message = f"no {table} {name!r} is defined" + (f" (did you mean {close[0]!r}?)" if close else "")
-                problems.append(PackProblem(entry.source.path, line, table, message))
+            known = [*entries["phrase_set"], *STANDARD_LINES] if table == "phrases" else list(entries[table])
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=1)
+                what = "phrase_set" if table == "phrases" else table
+                message = f"no {what} {name!r} is defined" + (f" (did you mean {close[0]!r}?)" if close else "")
+                problems.append(PackProblem(entry.source.path, line, what, message))
     capturing = {
         entry.value.situation
         for entry in entries["cue"].values()
@@ -709,13 +719,18 @@ def load_pack(
     assembly = _assemble(paths)
     if assembly.problems:
         raise ConfigError(str(assembly.problems[0]))
-    sets = {s.id: s.phrases for s in assembly.values("phrase_set", NamedPhrases)}
+    forbidden = tuple(assembly.values("forbidden", ForbiddenPhrase))
+    required = assembly.values("required", RequiredPhrase)
+    named = {s.id: tuple(map(Phrase, s.phrases)) for s in assembly.values("phrase_set", NamedPhrases)}
+    for where in get_args(RequiredWhere):
+        named[where] = tuple(Phrase(p, r.threshold, r.id) for r in required if r.where == where for p in r.phrases)
+    named[FORBIDDEN_LINES] = tuple(Phrase(f.phrase, f.threshold, f.id, f.situation) for f in forbidden)
     return ScriptPack(
         sources=tuple(assembly.files),
         situations={s.id: s for s in assembly.values("situation", Situation)},
-        forbidden=tuple(assembly.values("forbidden", ForbiddenPhrase)),
-        required={r.id: r for r in assembly.values("required", RequiredPhrase)},
+        forbidden=forbidden,
+        required={r.id: r for r in required},
         cues=tuple(assembly.values("cue", Cue)),
         placeholders=values,
-        rules=tuple(expand_sets(rule, sets) for rule in assembly.values("rule", Rule)),
+        rules=tuple(expand_sets(rule, named) for rule in assembly.values("rule", Rule)),
     )

@@ -34,7 +34,6 @@ class TimingSettings:
     dead_air: float
     crosstalk_overlap: float
     hold_check_back: float
-    greeting_within: float
     episode_gap: float
 
 
@@ -283,6 +282,15 @@ def _read(path: Path) -> str:
         raise ConfigError(f"{path}: config file is not UTF-8 text; save it as UTF-8") from None
 
 
+# Settings that became part of the script pack's rules, and where to change them now.
+MOVED_TO_PACK = {
+    "timings.greeting_within": (
+        "the greeting's window is the `first` of the standard's missing_greeting rule "
+        "(scripts_zh/rules.toml); override that rule in a deployment pack"
+    ),
+}
+
+
 def _overlay(base: dict, overrides: dict, path: Path, text: str, prefix: str) -> None:
     for key, value in overrides.items():
         dotted = f"{prefix}{key}"
@@ -292,6 +300,8 @@ def _overlay(base: dict, overrides: dict, path: Path, text: str, prefix: str) ->
                 base[key] = value
                 continue
             line = key_line(text, dotted)
+            if dotted in MOVED_TO_PACK:
+                raise ConfigError(f"{path}:{line}: {dotted}: no longer a setting; {MOVED_TO_PACK[dotted]}")
             raise ConfigError(f"{path}:{line}: {dotted}: unknown setting (known here: {allowed})")
         if isinstance(base[key], dict):
             if not isinstance(value, dict):

@@ -1,13 +1,14 @@
 """The detector cases in tests/detectors/: one TOML file per detector, each case an input stream
 and the exact events it must raise (`t` to 0.05 s), run through the engine with that detector
-alone. The timings come from the standard (/work/shared/standard-phrasing.md) and defaults.toml,
+alone (or the few it names). The standard's lexical checks are rules, so their case files run the
+rules detector with only the rule they pin (`rules`). The timings come from the standard (/work/shared/standard-phrasing.md) and defaults.toml,
 so a timing changed by 0.5 s fails a case. Format: tests/detectors/README.md.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ BY_NAME = {cls.__name__: cls for cls in DETECTORS}
 @dataclass(frozen=True)
 class DetectorCase:
     file: str
-    detector: str
+    detectors: tuple[str, ...]
     name: str
     inputs: tuple[EngineInput, ...]
     end: float
@@ -48,6 +49,7 @@ class DetectorCase:
     has_text: bool
     caller_audio: bool
     scripts: tuple[str, ...] = ()  # extra packs (paths from the repository root), e.g. rules
+    rules: tuple[str, ...] | None = None  # the pack's rules that run (None: all of them)
 
 
 def _inputs(raw: dict[str, Any], number: int) -> list[EngineInput]:
@@ -99,15 +101,17 @@ def load_cases() -> list[DetectorCase]:
     cases = []
     for path in sorted(CASES.glob("*.toml")):
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-        assert data["detector"] in BY_NAME, f"{path.name}: no detector {data['detector']!r}"
+        detectors = tuple(data["detectors"]) if "detectors" in data else (data["detector"],)
+        assert all(d in BY_NAME for d in detectors), f"{path.name}: no detector among {detectors}"
         for raw in data["case"]:
             inputs = [item for n, line in enumerate(raw["inputs"]) for item in _inputs(line, n)]
             inputs.sort(key=input_sort_key)
             cases.append(DetectorCase(
-                file=path.stem, detector=data["detector"], name=raw["name"], inputs=tuple(inputs),
+                file=path.stem, detectors=detectors, name=raw["name"], inputs=tuple(inputs),
                 end=raw["end"], expect=_labels(raw["expect"]), withdrawn=_labels(raw.get("withdrawn", [])),
                 has_text=raw.get("has_text", True), caller_audio=raw.get("caller_audio", True),
                 scripts=tuple(data.get("scripts", ())),
+                rules=tuple(data["rules"]) if "rules" in data else None,
             ))
     return cases
 
@@ -121,9 +125,12 @@ def test_detector_case(case: DetectorCase, settings, pack):
     if case.scripts:
         root = Path(__file__).resolve().parent.parent
         pack = load_pack([root / path for path in case.scripts], {"company": "平安", "agent": "三零二"})
+    if case.rules is not None:
+        assert set(case.rules) <= {r.id for r in pack.rules}, f"{case.file}: no rule among {case.rules}"
+        pack = replace(pack, rules=tuple(r for r in pack.rules if r.id in case.rules))
     engine = Engine(
         pack, settings, caller_audio=case.caller_audio, has_text=case.has_text,
-        detectors=[BY_NAME[case.detector]],
+        detectors=[BY_NAME[name] for name in case.detectors],
     )
     engine.feed_all(case.inputs)
     engine.finish(case.end)
@@ -135,5 +142,5 @@ def test_detector_case(case: DetectorCase, settings, pack):
 
 
 def test_every_detector_has_a_case_file():
-    covered = {case.detector for case in load_cases()}
+    covered = {name for case in load_cases() for name in case.detectors}
     assert covered == set(BY_NAME)

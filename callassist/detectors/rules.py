@@ -6,6 +6,11 @@ condition can be settled from what has been said so far is flagged from partial 
 the forbidden phrase is heard. Anything that waits (a required line's window, an exception that
 may still be said after the trigger, silence) runs on engine deadlines, never the wall clock.
 
+The standard's own lexical checks are rules too (`scripts_zh/rules.toml`): the greeting (a
+required line in the agent's first utterance), the closing (`each` closing line, waived when a
+script hung up), the line after each hold (`after_hold`) and the forbidden phrases (one event per
+phrase, `per_phrase`). Their windows' verdicts feed the report's checklist (`windows`).
+
 Situation episodes (`while = "angry_caller"`) come from the events the other detectors raise:
 an episode runs from the event's evidence until `timings.episode_gap` seconds after it was
 raised (the gap that groups that situation's cues), or the end of the call. Text and deadlines
@@ -22,16 +27,19 @@ from callassist.events import Event
 from callassist.heard import HeardText
 from callassist.inputs import SpeechEnded, SpeechStarted
 from callassist.matching import PhraseHit
+from callassist.scriptpack import Situation
 from callassist.rules.conditions import ConditionJudge
-from callassist.rules.model import ON_HOLD, Condition, Context, Rule
+from callassist.rules.model import ON_HOLD, Condition, Context, Phrase, Rule
 
 
 @dataclass
 class _Said:
-    """A final utterance in arrival order, with the contexts already judged on it."""
+    """A final utterance in arrival order, with the contexts already judged on it. `turn`: its
+    place among its speaker's final utterances (1 for their first)."""
 
     index: int
     heard: HeardText
+    turn: int
     found: dict[int, PhraseHit | None] = field(default_factory=dict)  # id(condition) -> hit
 
     @property
@@ -40,15 +48,23 @@ class _Said:
 
 
 @dataclass
-class _Window:
-    """Where a required rule's `when` is owed: from `opened` until `closes` (seconds), for
-    `turns` more utterances, or (both None) until the call ends."""
+class Window:
+    """Where a required rule is owed: from `opened` until `closes` (seconds), for `turns` more
+    utterances of anyone, for `own_turns` more of the rule's speaker, or (all None) until the
+    call ends. Kept after it is judged, as the checklist's record: `ok` True when the line was
+    said (`said_in`: the start of the utterance that said it), False when it was raised as
+    missing, None while undecided (or never decided: the turn it was owed in never came)."""
 
     rule: Rule
     opened: float
     closes: float | None = None
     turns: int | None = None
+    own_turns: int | None = None
+    hold: int | None = None  # the hold (index in the call phase) whose end opened it
     overdue: bool = False  # closed while the speaker was talking: judged on their next text
+    said: dict[str, float] = field(default_factory=dict)  # `each` line -> when it was said (its end)
+    ok: bool | None = None
+    said_in: float | None = None
 
 
 @dataclass
@@ -67,25 +83,41 @@ class RulesDetector(Detector):
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.rules = ctx.pack.rules
-        self.judge = ConditionJudge(ctx.matcher, ctx.pack.fill)
+        self.judge = ConditionJudge(ctx.matcher, ctx.pack.fill, self._spoke_before)
         self.said: list[_Said] = []
+        self.turns = {speaker: 0 for speaker in self.state.utterances}  # final utterances per speaker
         self.episodes: dict[str, list[tuple[float, float]]] = {}
-        self.from_partials: dict[str, dict[str, Event]] = {}  # utterance key -> rule id -> flag
-        self.windows = [
-            _Window(rule, 0.0, rule.first)
+        # utterance key -> (rule id, phrase) -> the flag raised from its partial text
+        self.from_partials: dict[str, dict[tuple[str, str], Event]] = {}
+        self.windows: list[Window] = [
+            Window(rule, 0.0, rule.first, own_turns=1 if rule.first_turn else None)
             for rule in self.rules
-            if rule.kind == "required" and rule.after is None and rule.last is None
+            if rule.kind == "required" and rule.after is None and rule.last is None and not rule.after_hold
         ]
+        self.judged: list[Window] = []  # windows decided or closed, in order
         self.pending: list[_Pending] = []
         self.late: list[tuple[Rule, Event]] = []  # `last` rules: kept until the call's end is known
         self.unjudged: list[HeardText] = []  # text of the current input, judged when settled
         self.due: float | None = None  # a deadline instant reached, judged when settled
         self.quiet_since: float | None = None
         self.silence_done: set[str] = set()  # silence rules raised in the current quiet stretch
+        self.holds_ended = 0  # holds of the call phase whose end has opened `after_hold` windows
         self._silence_rules = [r for r in self.rules if r.silence is not None]
         self._text_rules = [r for r in self.rules if r.when is not None and r.kind != "required"]
         self._anchored = [r for r in self.rules if r.kind == "required" and r.after is not None]
         self._last_required = [r for r in self.rules if r.kind == "required" and r.last is not None]
+        self._after_hold = [r for r in self.rules if r.after_hold]
+        self._lines: dict[str, dict[str, Condition]] = {  # rule id -> `each` line -> its phrases
+            rule.id: _lines(rule.each) for rule in self.rules if rule.each
+        }
+
+    def verdicts(self, rule_id: str) -> list[Window]:
+        """Every window of the rule opened so far, in order (decided or not)."""
+        return [w for w in (*self.judged, *self.windows) if w.rule.id == rule_id]
+
+    def lines(self, rule_id: str) -> list[str]:
+        """The lines a rule's `each` lists (empty for another rule or none)."""
+        return list(self._lines.get(rule_id, {}))
 
     # -- inputs ---------------------------------------------------------------------------
 
@@ -112,6 +144,8 @@ class RulesDetector(Detector):
         if self.due is not None:
             due, self.due = self.due, None
             self._judge_deadline(due)
+        if self._after_hold:
+            self._open_hold_windows()
         for heard in self.unjudged:
             self._judge(heard)
         self.unjudged.clear()
@@ -120,23 +154,28 @@ class RulesDetector(Detector):
         if not heard.final:
             flagged = self.from_partials.setdefault(heard.key, {})
             for rule in self._text_rules:
-                if rule.id not in flagged and self._settled_early(rule):
-                    event = self._trigger(rule, heard)
-                    if event is not None:
-                        flagged[rule.id] = event
-                        self.ctx.emit(event)
+                if self._settled_early(rule):
+                    for key, event in self._triggers(rule, heard):
+                        if (rule.id, key) not in flagged:
+                            flagged[(rule.id, key)] = event
+                            self.ctx.emit(event)
             return
         flagged = self.from_partials.pop(heard.key, {})
-        said = _Said(len(self.said), heard)
+        self.turns[heard.speaker] += 1
+        said = _Said(len(self.said), heard, self.turns[heard.speaker])
         self._settle_pending(said)
         self._settle_windows(said)
         for rule in self._text_rules:
-            event = self._trigger(rule, heard)
-            if rule.id in flagged:
-                if event is None:
-                    self.ctx.withdraw(flagged[rule.id])
-            elif event is not None:
-                self._raise(rule, event, said.index)
+            found = self._triggers(rule, heard)
+            for key, event in found:
+                if (rule.id, key) in flagged:  # raised from the partial text: now timed by the final
+                    self.ctx.retime(flagged[(rule.id, key)], _retimed(flagged[(rule.id, key)], event))
+                else:
+                    self._raise(rule, event, said.index)
+            kept = {key for key, _ in found}
+            for (rule_id, key), event in flagged.items():
+                if rule_id == rule.id and key not in kept:
+                    self.ctx.withdraw(event)
         self.said.append(said)
         for rule in self._anchored:
             assert rule.after is not None
@@ -144,18 +183,45 @@ class RulesDetector(Detector):
             if hit is not None:
                 opened = heard.span_times(hit)[1]
                 closes = opened + rule.after.within if rule.after.within is not None else None
-                self.windows.append(_Window(rule, opened, closes, rule.after.turns))
+                self.windows.append(Window(rule, opened, closes, rule.after.turns))
+
+    def _open_hold_windows(self) -> None:
+        """A hold that has ended owes each `after_hold` rule the speaker's next utterance."""
+        holds = self.state.phase.holds
+        while self.holds_ended < len(holds) and holds[self.holds_ended].end is not None:
+            end = holds[self.holds_ended].end
+            assert end is not None
+            for rule in self._after_hold:
+                self.windows.append(Window(rule, end, own_turns=1, hold=self.holds_ended))
+            self.holds_ended += 1
+
+    def _spoke_before(self, speaker: str, t: float) -> bool:
+        first = self.state.first_speech.get(speaker)  # type: ignore[call-overload]
+        return first is not None and first < t
 
     # -- time -----------------------------------------------------------------------------
+
+    def _timed(self, window: Window) -> bool:
+        """Does the window's time limit still apply? A window owed in the speaker's own turn
+        waits, once that turn has begun, for its text instead."""
+        if window.closes is None or window.overdue:
+            return False
+        if window.own_turns is None:
+            return True
+        speakers = [window.rule.speaker] if window.rule.speaker else list(self.state.speech_start)
+        return not any(
+            (began := self.state.speech_start[s]) is not None and began >= window.opened  # type: ignore[index]
+            for s in speakers
+        )
 
     def _next_due(self) -> float | None:
         if not (self.windows or self.pending or self.quiet_since is not None):
             return None
-        due = [w.closes for w in self.windows if w.closes is not None and not w.overdue]
+        due = [w.closes for w in self.windows if self._timed(w)]
         due += [p.closes for p in self.pending if p.closes is not None]
         if self.quiet_since is not None:
             due += [self.quiet_since + r.silence for r in self._silence_rules if r.id not in self.silence_done]  # type: ignore[operator]
-        return min(due, default=None)
+        return min(due, default=None)  # type: ignore[type-var]
 
     def on_deadline(self, t: float) -> None:
         self.due = t
@@ -166,11 +232,11 @@ class RulesDetector(Detector):
         return self._next_due()
 
     def _judge_deadline(self, t: float) -> None:
-        for window in [w for w in self.windows if w.closes is not None and w.closes <= t and not w.overdue]:
+        for window in [w for w in self.windows if self._timed(w) and w.closes <= t]:  # type: ignore[operator]
             speaker = window.rule.speaker
             talking = self.state.speaking[speaker] if speaker else self.state.anyone_speaking
             if not self.state.has_text:  # nothing is recognised: a line cannot be judged missing
-                self.windows.remove(window)
+                self._close(window, None)
             elif talking:  # an utterance under way may hold the line: judge it when its text comes
                 window.overdue = True
             else:
@@ -188,9 +254,18 @@ class RulesDetector(Detector):
         for pending in self.pending:
             self._emit_held(pending.event)
         self.pending.clear()
-        if self.state.has_text:
-            for window in list(self.windows):
+        for window in list(self.windows):
+            rule = window.rule
+            if not self.state.has_text or (window.own_turns is not None and not self._timed(window)):
+                self._close(window, None)  # owed in a turn whose text never came: not judged
+            elif rule.waived_by_hang_up and self.state.ended_by is not None:
+                self._close(window, None)
+            elif window.closes is None and rule.after is None:  # owed anywhere in the call
+                last = self._last_speech_end(rule)
+                self._missing(window, t, start=min(last, t) if last is not None else t)
+            else:
                 self._missing(window, t if window.closes is None else min(window.closes, t))
+        if self.state.has_text:
             for rule in self._last_required:
                 if not self._said_in_last(rule, t):
                     self._emit_missing(rule, max(0.0, t - rule.last), t)  # type: ignore[operator]
@@ -199,6 +274,11 @@ class RulesDetector(Detector):
                 self._emit_held(event)
         self.late.clear()
 
+    def _last_speech_end(self, rule: Rule) -> float | None:
+        ends = self.state.last_speech_end
+        times = [ends[rule.speaker]] if rule.speaker else list(ends.values())
+        return max((e for e in times if e is not None), default=None)
+
     # -- judging --------------------------------------------------------------------------
 
     @staticmethod
@@ -206,21 +286,31 @@ class RulesDetector(Detector):
         """Can a partial result flag this rule? Not when it waits for later text or the end."""
         return rule.last is None and all(c.side == "before" for c in rule.unless)
 
-    def _trigger(self, rule: Rule, heard: HeardText) -> Event | None:
-        """The rule's event if `when` holds in this utterance and its scope and context allow."""
+    def _triggers(self, rule: Rule, heard: HeardText) -> list[tuple[str, Event]]:
+        """The rule's events in this utterance where `when` holds and its scope and context
+        allow, each with its key among the rule's flags (the phrase, for `per_phrase`)."""
         assert rule.when is not None
-        hit = self.judge.find(rule.when, heard, rule.speaker)
-        if hit is None:
-            return None
-        start, end = heard.span_times(hit)
-        if not self._in_scope(rule, end):
-            return None
-        own = (heard, hit.start)
-        if rule.after is not None and not self._before(rule, rule.after, start, own):
-            return None
-        if any(c.side == "before" and self._before(rule, c, start, own) for c in rule.unless):
-            return None
-        return self._event(rule, end, start, end, heard.speaker, heard=hit.heard)
+        if rule.per_phrase:
+            found = self.judge.phrases_found(rule.when, heard, rule.speaker)
+        else:
+            hit = self.judge.find(rule.when, heard, rule.speaker)
+            found = [] if hit is None else [(None, hit)]
+        events = []
+        for phrase, hit in found:
+            start, end = heard.span_times(hit)
+            if not self._in_scope(rule, end):
+                continue
+            own = (heard, hit.start)
+            if rule.after is not None and not self._before(rule, rule.after, start, own):
+                continue
+            if any(c.side == "before" and self._before(rule, c, start, own) for c in rule.unless):
+                continue
+            extra = {} if phrase is None else {
+                "phrase_id": phrase.id, "situation": phrase.situation, "detail": phrase.text,
+            }
+            event = self._event(rule, end, start, end, heard.speaker, heard=hit.heard, score=round(hit.score, 1), **extra)
+            events.append(("" if phrase is None else phrase.line, event))
+        return events
 
     def _silence(self, rule: Rule, start: float, t: float) -> None:
         if self.state.audio_missing or not self._in_scope(rule, t):
@@ -298,20 +388,57 @@ class RulesDetector(Detector):
     def _settle_windows(self, said: _Said) -> None:
         for window in list(self.windows):
             rule = window.rule
+            u = said.heard.utterance
+            own = rule.speaker is None or u.speaker == rule.speaker
+            if window.own_turns is not None:
+                if own:
+                    self._settle_turn(window, said)
+                continue
+            if rule.skip_first_turn and own and said.turn == 1:
+                continue
+            if rule.each:
+                if own:
+                    self._settle_lines(window, said)
+                continue
             assert rule.when is not None
             hit = self._find(rule.when, said, rule)
-            u = said.heard.utterance
             if hit is not None and u.end > window.opened:
                 start = said.heard.span_times(hit)[0]
                 if window.closes is None or start <= window.closes:
-                    self.windows.remove(window)
+                    self._close(window, True, u.start)
                     continue
-            if window.overdue and (rule.speaker is None or u.speaker == rule.speaker):
+            if window.overdue and own:
                 self._missing(window, window.closes)  # type: ignore[arg-type]
             elif window.turns is not None and u.start >= window.opened:
                 window.turns -= 1
                 if window.turns <= 0:
                     self._missing(window, u.end)
+
+    def _settle_turn(self, window: Window, said: _Said) -> None:
+        """The speaker's utterance in a window owed in their own turn: it begins too late, says
+        the line, or uses up one of the turns."""
+        rule = window.rule
+        u = said.heard.utterance
+        if window.closes is not None and u.start > window.closes:
+            self._missing(window, window.closes)
+            return
+        assert rule.when is not None
+        if self._find(rule.when, said, rule) is not None:
+            self._close(window, True, u.start)
+            return
+        assert window.own_turns is not None
+        window.own_turns -= 1
+        if window.own_turns <= 0:
+            self._missing(window, u.end, start=u.start)
+
+    def _settle_lines(self, window: Window, said: _Said) -> None:
+        for line, condition in self._lines[window.rule.id].items():
+            if line not in window.said:
+                hit = self._find(condition, said, window.rule)
+                if hit is not None:
+                    window.said[line] = said.heard.span_times(hit)[1]
+        if len(window.said) == len(self._lines[window.rule.id]):
+            self._close(window, True, said.heard.utterance.start)
 
     def _said_in_last(self, rule: Rule, end: float) -> bool:
         assert rule.when is not None and rule.last is not None
@@ -323,17 +450,34 @@ class RulesDetector(Detector):
                 return False
         return False
 
-    def _missing(self, window: _Window, t: float) -> None:
+    def _close(self, window: Window, ok: bool | None, said_in: float | None = None) -> None:
         if window in self.windows:
             self.windows.remove(window)
-        self._emit_missing(window.rule, window.opened, t)
+            self.judged.append(window)
+        window.ok, window.said_in = ok, said_in
+
+    def _missing(self, window: Window, t: float, start: float | None = None) -> None:
+        self._close(window, False)
+        rule = window.rule
+        if rule.each:
+            missing = [c.said[0].text for line, c in self._lines[rule.id].items() if line not in window.said]
+            detail = "未说：" + "、".join(self.ctx.pack.fill(text) for text in missing)
+            self.ctx.emit(self._event(rule, t, window.opened if start is None else start, t, rule.speaker, detail=detail))
+        else:
+            self._emit_missing(rule, window.opened if start is None else start, t)
 
     def _emit_missing(self, rule: Rule, start: float, t: float) -> None:
         assert rule.when is not None
-        owed = rule.when.said[0] if rule.when.said else rule.when.regex or ""
-        self.ctx.emit(self._event(rule, t, start, t, rule.speaker, detail=f"未说：{owed}"))
+        owed = _first_said(rule.when)
+        self.ctx.emit(self._event(rule, t, start, t, rule.speaker, detail=f"未说：{self.ctx.pack.fill(owed)}"))
 
-    def _event(self, rule: Rule, t: float, start: float, end: float, speaker: str | None, **extra) -> Event:
+    def _event(
+        self, rule: Rule, t: float, start: float, end: float, speaker: str | None,
+        situation: str | None = None, **extra,
+    ) -> Event:
+        """The rule's event; its approved line and advice come from `situation` (a forbidden
+        phrase's), else the rule's, else the situation with the rule's id, if the pack has it."""
+        entry = self._situation(situation or rule.situation or rule.id)
         return Event(
             id=rule.id,
             kind="hint" if rule.kind == "hint" else "violation",
@@ -341,7 +485,8 @@ class RulesDetector(Detector):
             start=start,
             end=end,
             speaker=speaker,
-            advice=rule.advice,
+            say=self.ctx.pack.say(entry.id, 1) if entry else None,
+            advice=rule.advice or (entry.advice if entry else None),
             emitted=self.state.now,
             rule=rule.id,
             title=rule.title,
@@ -349,3 +494,29 @@ class RulesDetector(Detector):
             follow_up_hours=rule.follow_up_hours,
             **extra,
         )
+
+    def _situation(self, situation_id: str) -> Situation | None:
+        return self.ctx.pack.situations.get(situation_id)
+
+
+def _lines(each: tuple[Phrase, ...]) -> dict[str, Condition]:
+    """A rule's `each` as one condition per line (the phrases of one entry say the same line)."""
+    grouped: dict[str, list[Phrase]] = {}
+    for phrase in each:
+        grouped.setdefault(phrase.line, []).append(phrase)
+    return {line: Condition(said=tuple(phrases)) for line, phrases in grouped.items()}
+
+
+def _first_said(condition: Condition) -> str:
+    """What a missing line's event names: the first phrase (or pattern) the condition gives."""
+    if condition.said:
+        return condition.said[0].text
+    if condition.regex:
+        return condition.regex
+    return next((text for sub in (*condition.any, *condition.all) if (text := _first_said(sub))), "")
+
+
+def _retimed(flag: Event, final: Event) -> Event:
+    """A flag raised from partial text as the final text times it; when it was raised does not
+    change (partials have no word times, so their hits are timed by interpolation)."""
+    return replace(flag, t=final.t, start=final.start, end=final.end, heard=final.heard, score=final.score)

@@ -17,9 +17,8 @@ from typing import Any
 
 from callassist import __version__
 from callassist.audio.features import AnalyzerSettings
-from callassist.detectors.closing import ClosingDetector
-from callassist.detectors.greeting import GreetingDetector
-from callassist.detectors.hold import HoldDetector, HoldVerdict
+from callassist.detectors.hold import HoldDetector
+from callassist.detectors.rules import RulesDetector
 from callassist.engine import Engine
 from callassist.events import Event
 from callassist.inputs import Utterance, Word
@@ -190,7 +189,7 @@ def score(events: list[Event], start: int, deductions: dict[str, int]) -> Score:
 
 def deductions_of(engine: Engine) -> dict[str, int]:
     """Points per event id: the settings' `[score.deductions]`, then each pack rule's own."""
-    return engine.settings.score.deductions | {r.id: r.deduction for r in engine.pack.rules}
+    return engine.settings.score.deductions | {r.id: r.deduction for r in engine.pack.rules if r.deduction is not None}
 
 
 @dataclass(frozen=True)
@@ -305,27 +304,40 @@ class CallReport:
         )
 
 
+# The standard's rules (scripts_zh/rules.toml) whose verdicts make the checklist.
+GREETING_RULE, CLOSING_RULE, HOLD_RETURN_RULE = "missing_greeting", "missing_closing", "missing_hold_return"
+
+
 def checklist(engine: Engine) -> Checklist:
-    greeting = engine.detector(GreetingDetector)
-    closing = engine.detector(ClosingDetector)
+    """The standard's checklist, from the verdicts of its greeting, closing and hold-return rules
+    (a deployment that disables one leaves its item unjudged) and the hold timer."""
+    rules = engine.detector(RulesDetector)
+    assert isinstance(rules, RulesDetector)
     hold = engine.detector(HoldDetector)
+    assert isinstance(hold, HoldDetector)
     waived_by = engine.state.ended_by
     judged = engine.state.has_text  # greeting and closing are judged on what was said
-    closing_ids = [r.id for r in engine.pack.required_for("closing")]
-    holds = []
-    for index, held in enumerate(engine.state.phase.holds):
-        verdict = hold.verdicts[index] if index < len(hold.verdicts) else HoldVerdict()
-        holds.append(HoldRecord(held.start, held.end, verdict.returned_with_thanks, verdict.too_long))
+    greeting = next(iter(rules.verdicts(GREETING_RULE)), None)
+    closing = next(iter(rules.verdicts(CLOSING_RULE)), None)
+    closing_lines = rules.lines(CLOSING_RULE)
+    said = closing.said if closing else {}
+    returns = {w.hold: w.ok for w in rules.verdicts(HOLD_RETURN_RULE)}
+    holds = tuple(
+        HoldRecord(held.start, held.end, returns.get(index), index in hold.too_long)
+        for index, held in enumerate(engine.state.phase.holds)
+    )
     return Checklist(
-        greeting=GreetingCheck(bool(greeting.greeted) if judged else None, greeting.greeted_at),
+        greeting=GreetingCheck(
+            bool(greeting.ok) if judged and greeting else None, greeting.said_in if greeting else None
+        ),
         closing=ClosingCheck(
-            ok=(bool(waived_by) or all(i in closing.said for i in closing_ids)) if judged else None,
-            said={i: closing.said.get(i) for i in closing_ids},
+            ok=(bool(waived_by) or all(line in said for line in closing_lines)) if judged and closing else None,
+            said={line: said.get(line) for line in closing_lines},
             waived_by=waived_by,
         ),
         hold=HoldCheck(
             ok=all(h.returned_with_thanks is not False and not h.too_long for h in holds),
-            holds=tuple(holds),
+            holds=holds,
         ),
     )
 

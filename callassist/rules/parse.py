@@ -9,23 +9,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, get_args
 
 from callassist.inputs import SPEAKERS
-from callassist.rules.model import ON_HOLD, Condition, Context, Rule, RuleKind, Side
+from callassist.rules.model import ON_HOLD, Condition, Context, Phrase, Rule, RuleKind, Side
 from callassist.rules.regex import PatternError, compile_linear
 
 RULE_REQUIRED = ("id", "title", "kind")
 RULE_OPTIONAL = (
-    "when", "silence", "speaker", "deduction", "fatal", "first", "last", "while", "after",
-    "unless", "advice", "follow_up_hours", "disabled",
+    "when", "silence", "each", "speaker", "deduction", "fatal", "first", "last", "while", "after",
+    "unless", "advice", "follow_up_hours", "situation", "per_phrase", "first_turn",
+    "skip_first_turn", "after_hold", "waived_by_hang_up", "disabled",
 )
+# Window keys only a required rule takes (what must be said, and where it is owed).
+REQUIRED_ONLY = ("each", "first_turn", "skip_first_turn", "after_hold", "waived_by_hang_up")
 PHRASE_SET_REQUIRED = ("id", "phrases")
 PHRASE_SET_OPTIONAL = ("disabled",)
-CONDITION_KEYS = ("said", "regex", "any", "all", "none", "speaker", "threshold")
+CONDITION_KEYS = ("said", "regex", "any", "all", "none", "speaker", "threshold", "spoken_before")
 CONTEXT_KEYS = (*CONDITION_KEYS, "side", "within", "turns")
-SET_PREFIX = "@"  # "@account_details" in `said` names a [[phrase_set]]
+SET_PREFIX = "@"  # "@account_details" in `said` names a [[phrase_set]] (or the standard's lines)
 
 Problem = Callable[[str, str], None]  # (top-level key, message)
 
@@ -34,7 +37,7 @@ Problem = Callable[[str, str], None]  # (top-level key, message)
 class Reference:
     """A name a rule uses that another entry must define: a phrase set or a situation."""
 
-    kind: str  # "phrase_set" or "situation"
+    kind: str  # "phrases" (a phrase set or the standard's lines) or "situation"
     name: str
     key: str  # the rule's top-level key it appears under
 
@@ -56,18 +59,37 @@ class RuleReader:
             self.problem("title", "must be a non-empty string (the title QA staff read)")
         when = self._condition("when", raw["when"], "when") if "when" in raw else None
         silence = self._number(raw, "silence")
-        if (when is None) == (silence is None):
-            self.problem("when", "a rule takes exactly one of when (what is said) or silence (seconds)")
+        each = self._said("each", raw["each"], "each") if "each" in raw else ()
+        if sum(key in raw for key in ("when", "silence", "each")) != 1:
+            self.problem("when", "a rule takes exactly one of when (what is said), silence (seconds) or each (lines)")
         if silence is not None and kind == "required":
-            self.problem("silence", "a required rule needs `when`: what must be said")
+            self.problem("silence", "a required rule needs `when` or `each`: what must be said")
+        for key in REQUIRED_ONLY:
+            if key in raw and kind != "required":
+                self.problem(key, "applies to required rules only")
+        flags = {key: self._flag(raw, key) for key in (*REQUIRED_ONLY[1:], "per_phrase")}
+        if flags["per_phrase"] and (kind == "required" or when is None):
+            self.problem("per_phrase", "applies to violations and hints with `when`")
+        if flags["first_turn"] and flags["skip_first_turn"]:
+            self.problem("skip_first_turn", "cannot go with first_turn")
+        windows = [key for key in ("first_turn", "after_hold", "after", "last") if raw.get(key)]
+        if len(windows) > 1:
+            self.problem(windows[1], f"a required rule has one window; {windows[0]} is given already")
+        situation = raw.get("situation")
+        if situation is not None:
+            if not isinstance(situation, str) or not situation:
+                self.problem("situation", f"must name a situation, got {situation!r}")
+                situation = None
+            else:
+                self.references.append(Reference("situation", situation, "situation"))
         fatal = raw.get("fatal", False)
         if not isinstance(fatal, bool):
             self.problem("fatal", f"must be true or false, got {fatal!r}")
             fatal = False
-        deduction = raw.get("deduction", 0)
-        if isinstance(deduction, bool) or not isinstance(deduction, int) or deduction < 0:
+        deduction = raw.get("deduction")
+        if deduction is not None and (isinstance(deduction, bool) or not isinstance(deduction, int) or deduction < 0):
             self.problem("deduction", f"must be a whole number of points (0 or more), got {deduction!r}")
-            deduction = 0
+            deduction = None
         if kind == "hint" and (fatal or deduction):
             self.problem("fatal" if fatal else "deduction", "a hint costs no points; make it a violation")
         during = raw.get("while")
@@ -120,7 +142,17 @@ class RuleReader:
             unless=unless,
             advice=advice,
             follow_up_hours=follow_up,
+            situation=situation,
+            each=each,
+            **flags,
         )
+
+    def _flag(self, raw: Mapping[str, Any], key: str) -> bool:
+        value = raw.get(key, False)
+        if not isinstance(value, bool):
+            self.problem(key, f"must be true or false, got {value!r}")
+            return False
+        return value
 
     def _number(
         self, raw: Mapping[str, Any], key: str, top: str | None = None, path: str | None = None
@@ -205,9 +237,10 @@ class RuleReader:
             none=parts["none"],
             speaker=self._speaker(raw, "speaker", top, path),
             threshold=float(threshold) if threshold is not None else None,
+            spoken_before=self._speaker(raw, "spoken_before", top, path),
         )
 
-    def _said(self, top: str, value: Any, path: str) -> tuple[str, ...]:
+    def _said(self, top: str, value: Any, path: str) -> tuple[Phrase, ...]:
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
@@ -215,8 +248,8 @@ class RuleReader:
             return ()
         for item in value:
             if item.startswith(SET_PREFIX):
-                self.references.append(Reference("phrase_set", item[len(SET_PREFIX):], top))
-        return tuple(value)
+                self.references.append(Reference("phrases", item[len(SET_PREFIX):], top))
+        return tuple(Phrase(item) for item in value)
 
 
 def read_phrase_set(raw: Mapping[str, Any], problem: Problem) -> tuple[str, ...]:
@@ -234,17 +267,20 @@ def _prefix(path: str | None, key: str) -> str:
     return f"{path}.{key}: " if path else ""
 
 
-def expand_sets(rule: Rule, sets: Mapping[str, tuple[str, ...]]) -> Rule:
-    """The rule with every "@set_id" in `said` replaced by the set's phrases (sets are checked
-    to exist when the pack is checked)."""
-    from dataclasses import replace
+def expand_sets(rule: Rule, named: Mapping[str, tuple[Phrase, ...]]) -> Rule:
+    """The rule with every "@name" in `said` and `each` replaced by the phrases it names (names
+    are checked to exist when the pack is checked)."""
+
+    def phrases(items: tuple[Phrase, ...]) -> tuple[Phrase, ...]:
+        out: list[Phrase] = []
+        for item in items:
+            ref = item.text.startswith(SET_PREFIX)
+            out.extend(named.get(item.text[len(SET_PREFIX):], ()) if ref else (item,))
+        return tuple(out)
 
     def condition(c: Condition) -> Condition:
-        said: list[str] = []
-        for item in c.said:
-            said.extend(sets.get(item[len(SET_PREFIX):], ()) if item.startswith(SET_PREFIX) else (item,))
         return replace(
-            c, said=tuple(said), any=tuple(map(condition, c.any)), all=tuple(map(condition, c.all)),
+            c, said=phrases(c.said), any=tuple(map(condition, c.any)), all=tuple(map(condition, c.all)),
             none=tuple(map(condition, c.none)),
         )
 
@@ -254,6 +290,7 @@ def expand_sets(rule: Rule, sets: Mapping[str, tuple[str, ...]]) -> Rule:
     return replace(
         rule,
         when=condition(rule.when) if rule.when else None,
+        each=phrases(rule.each),
         after=context(rule.after),
         unless=tuple(context(c) for c in rule.unless),  # type: ignore[misc]
     )
