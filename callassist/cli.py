@@ -356,7 +356,7 @@ def run_scripts(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(pack_to_json(pack), ensure_ascii=False, indent=2))
     else:
-        print(pack_to_text(pack))
+        print(pack_to_text(pack, settings.score.deductions))
     return 0
 
 
@@ -373,7 +373,7 @@ def pack_to_json(pack: ScriptPack) -> dict:
     }
 
 
-def pack_to_text(pack: ScriptPack) -> str:
+def pack_to_text(pack: ScriptPack, deductions: dict[str, int] | None = None) -> str:
     def where(entry) -> str:
         return f"  ({entry.source.path}:{entry.source.line})" if entry.source else ""
 
@@ -396,14 +396,80 @@ def pack_to_text(pack: ScriptPack) -> str:
         evidence = " ".join(c.phrases) or c.characters or c.pattern or ""
         lines.append(f"{c.id} -> {c.situation} [{c.speaker}]: {evidence}{where(c)}")
     lines += ["", "## rules"]
-    lines += [f"{r.id} [{rule_cost(r)}] {r.title}{where(r)}" for r in pack.rules]
+    for r in pack.rules:
+        lines.append(f"{r.id} [{rule_cost(r, deductions or {})}] {r.title}{where(r)}")
+        lines += [f"  {line}" for line in describe_rule(r)]
     return "\n".join(lines)
 
 
-def rule_cost(rule) -> str:
+def rule_cost(rule, deductions: dict[str, int]) -> str:
+    """The rule's kind and what it costs: its own deduction, else the settings' for its id."""
     if rule.fatal:
         return f"{rule.kind}, fatal"
+    if rule.deduction is None and deductions.get(rule.id):
+        return f"{rule.kind}, -{deductions[rule.id]} (score.deductions)"
     return f"{rule.kind}, -{rule.deduction}" if rule.deduction else rule.kind
+
+
+def describe_rule(rule) -> list[str]:
+    """What a rule checks, as it runs (phrase sets and the standard's lines expanded)."""
+    scope = [f"speaker {rule.speaker}" if rule.speaker else "either speaker"]
+    scope += [f"first {rule.first:g} s"] if rule.first else []
+    scope += [f"last {rule.last:g} s"] if rule.last else []
+    scope += [label for flag, label in (
+        (rule.first_turn, "in the speaker's first utterance"),
+        (rule.skip_first_turn, "not in the speaker's first utterance"),
+        (rule.after_hold, "in the speaker's first utterance after each hold"),
+        (rule.waived_by_hang_up, "not owed when a script hung up"),
+        (rule.per_phrase, "one event per phrase"),
+    ) if flag]
+    scope += [f"while {rule.during}"] if rule.during else []
+    out = ["; ".join(scope)]
+    if rule.when is not None:
+        out.append(f"when: {describe_condition(rule.when)}")
+    if rule.silence is not None:
+        out.append(f"silence: {rule.silence:g} s")
+    if rule.each:
+        out.append("each of: " + describe_phrases(rule.each))
+    if rule.after is not None:
+        out.append(f"after: {describe_context(rule.after)}")
+    out += [f"unless: {describe_context(c)}" for c in rule.unless]
+    return out
+
+
+def describe_context(context) -> str:
+    reach = [f"within {context.within:g} s"] if context.within else []
+    reach += [f"within {context.turns} utterance(s)"] if context.turns else []
+    return f"{describe_condition(context.condition)} ({', '.join([context.side, *reach])})"
+
+
+def describe_condition(condition) -> str:
+    parts = [f"said {describe_phrases(condition.said)}"] if condition.said else []
+    parts += [f"regex /{condition.regex}/"] if condition.regex else []
+    parts += [f"any of ({' | '.join(map(describe_condition, condition.any))})"] if condition.any else []
+    parts += [f"all of ({' & '.join(map(describe_condition, condition.all))})"] if condition.all else []
+    parts += [f"none of ({' | '.join(map(describe_condition, condition.none))})"] if condition.none else []
+    parts += [f"by {condition.speaker}"] if condition.speaker else []
+    parts += [f"once the {condition.spoken_before} has spoken"] if condition.spoken_before else []
+    parts += [f"threshold {condition.threshold:g}"] if condition.threshold is not None else []
+    return ", ".join(parts)
+
+
+def describe_phrases(phrases) -> str:
+    """Phrases as a rule matches them: [[required]] entries by id, the [[forbidden]] phrases (all
+    listed under "## forbidden") by number, others quoted."""
+    shown: list[str] = []
+    forbidden = sum(1 for phrase in phrases if phrase.situation is not None)
+    for phrase in phrases:
+        if phrase.situation is not None:
+            label = f"the {forbidden} [forbidden] phrase(s)"
+        elif phrase.id is not None:
+            label = f"[required] {phrase.id}"
+        else:
+            label = f"「{phrase.text}」"
+        if label not in shown:
+            shown.append(label)
+    return " / ".join(shown)
 
 
 def main(argv: list[str] | None = None) -> int:

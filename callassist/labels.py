@@ -175,13 +175,15 @@ class Labels:
     def _pick(self, pair: tuple[str, str]) -> str:
         return pair[0] if self.language == "zh" else pair[1]
 
-    def event(self, event_id: str) -> str:
-        """An event or situation id as a person reads it (the id itself when nothing names it)."""
+    def event(self, event_id: str, title: str | None = None) -> str:
+        """An event or situation id as a person reads it. The standard's ids have labels in both
+        languages (its own rules' events too); another rule's event reads as its `title`; else
+        the id itself."""
         if event_id in OTHER_EVENTS:
             return self._pick(OTHER_EVENTS[event_id])
         if self.language == "en":
-            return ENGLISH_TITLES.get(event_id) or event_id.replace("_", " ")
-        return self.titles.get(event_id) or event_id
+            return ENGLISH_TITLES.get(event_id) or title or event_id.replace("_", " ")
+        return self.titles.get(event_id) or title or event_id
 
     def kind(self, kind: str) -> str:
         return self._pick(KINDS[kind]) if kind in KINDS else kind

@@ -64,3 +64,95 @@ def test_the_standard_checks_are_rules_not_detectors():
     names = {cls.__name__ for cls in DETECTORS}
     assert not names & {"GreetingDetector", "ClosingDetector", "ForbiddenPhraseDetector"}
     assert not (Path(__file__).parent.parent / "callassist" / "detectors" / "greeting.py").exists()
+
+
+# -- deployment packs still change what the standard's rules look for ----------------------
+
+from callassist.engine import Engine  # noqa: E402
+from callassist.inputs import Utterance  # noqa: E402
+from callassist.scriptpack import check_packs, load_pack  # noqa: E402
+from callassist.sources import transcript_inputs  # noqa: E402
+
+from standard_events import DEPLOY, PLACEHOLDERS  # noqa: E402
+
+GREETING = "您好，欢迎致电平安客户服务热线，客服代表三零二很高兴为您服务，请问有什么可以帮助您！"
+
+
+def events_of(pack, settings, lines, end):
+    """(id, phrase id, t) of every event of the standard's rules on a dialogue."""
+    engine = Engine(pack, settings)
+    engine.feed_all(transcript_inputs([Utterance(*line) for line in lines]))
+    engine.finish(end)
+    standard = {r.id for r in pack.rules}
+    return [(e.id, e.phrase_id, round(e.t, 2)) for e in engine.events if e.id in standard]
+
+
+def test_a_deployment_adds_and_retires_forbidden_phrases(settings):
+    # 「这个你找别人去。」 over 4-6 s: 8 characters, the phrase ends with the 7th: 4 + 2 × 7/8;
+    # 「不清楚。」 over 7-8 s: the phrase ends with the 3rd of 4: 7 + 3/4
+    lines = [
+        ("agent", 0.5, 3.5, "您好，平安，工号三零二为您服务。"),
+        ("agent", 4.0, 6.0, "这个你找别人去。"),
+        ("agent", 7.0, 8.0, "不清楚。"),
+    ]
+    standard = events_of(load_pack([], PLACEHOLDERS), settings, lines, 10.0)
+    deployed = events_of(load_pack([DEPLOY], PLACEHOLDERS), settings, lines, 10.0)
+    assert ("forbidden_phrase", "bu_qingchu", 7.75) in standard
+    assert not [e for e in standard if e[1] == "zhao_bieren_qu"]
+    forbidden = [e for e in deployed if e[0] == "forbidden_phrase"]
+    assert forbidden == [("forbidden_phrase", "zhao_bieren_qu", 5.75)]
+    # the deployment's own greeting is the one owed: the standard's is not it
+    assert ("missing_greeting", None, 3.5) not in deployed and ("missing_greeting", None, 3.5) in standard
+
+
+def test_a_deployment_closing_line_is_owed_too(tmp_path, settings, capsys):
+    pack_file = tmp_path / "closing.toml"
+    pack_file.write_text('[[required]]\nid = "closing_survey"\nwhere = "closing"\nphrases = ["请您对我的服务进行评价"]\n', encoding="utf-8")
+    pack = load_pack([pack_file], PLACEHOLDERS)
+    lines = [
+        ("agent", 0.5, 6.0, GREETING),
+        ("agent", 8.0, 10.0, "请问还有什么可以帮助您？"),
+        ("agent", 11.0, 13.0, "感谢您的来电，再见！"),
+    ]
+    assert events_of(pack, settings, lines, 15.0) == [("missing_closing", None, 15.0)]
+    lines.insert(2, ("agent", 10.2, 10.9, "请您对我的服务进行评价。"))
+    assert events_of(pack, settings, lines, 15.0) == []
+    assert events_of(load_pack([], PLACEHOLDERS), settings, lines[:2] + lines[3:], 15.0) == []
+    from callassist.cli import main
+
+    assert main(["scripts", "show", "--scripts", str(pack_file)]) == 0  # what runs is what it shows
+    shown = capsys.readouterr().out
+    assert "  each of: [required] closing_offer / [required] closing_thanks / [required] closing_survey\n" in shown
+
+
+def test_a_deployment_overrides_the_greeting_window(tmp_path, settings):
+    """The greeting window was a setting; it is the rule's `first` now, and a deployment that
+    replaces the rule moves it (a greeting begun at 12 s: late by the standard, in time by 15 s)."""
+    standard = load_pack([], PLACEHOLDERS)
+    rule = next(r for r in standard.rules if r.id == "missing_greeting")
+    assert rule.first == 10.0
+    pack_file = tmp_path / "greeting.toml"
+    text = (Path(__file__).parent.parent / "scripts_zh" / "rules.toml").read_text(encoding="utf-8")
+    greeting_rule = text[text.index("[[rule]]\nid = \"missing_greeting\""):text.index("# Every call ends")]
+    pack_file.write_text(greeting_rule.replace("first = 10", "first = 15"), encoding="utf-8")
+    assert check_packs([pack_file]) == []
+    lines = [("agent", 12.0, 18.0, GREETING)]
+    assert events_of(standard, settings, lines, 20.0) == [("missing_greeting", None, 10.0), ("missing_closing", None, 20.0)]
+    assert events_of(load_pack([pack_file], PLACEHOLDERS), settings, lines, 20.0) == [("missing_closing", None, 20.0)]
+
+
+def test_the_old_greeting_setting_says_where_it_went(tmp_path):
+    from callassist.errors import ConfigError
+    from callassist.settings import load_settings
+
+    config = tmp_path / "callassist.toml"
+    config.write_text("[timings]\ngreeting_within = 15.0\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r":2: timings.greeting_within: no longer a setting; .*missing_greeting rule"):
+        load_settings(config)
+
+
+def test_a_phrase_set_cannot_take_a_name_of_the_standard_lines(tmp_path):
+    pack_file = tmp_path / "sets.toml"
+    pack_file.write_text('[[phrase_set]]\nid = "closing"\nphrases = ["再见"]\n', encoding="utf-8")
+    problems = [str(p).replace(str(pack_file), "sets.toml") for p in check_packs([pack_file])]
+    assert problems == ["sets.toml:2: id: 'closing' names the standard's lines in rules (@closing); choose another id"]

@@ -185,7 +185,7 @@ $body
 def event_name(event_id: str, title: str | None = None) -> str:
     """An event id as people read it (its Chinese title, or a pack rule's own `title`); the id
     itself stays in the tooltip."""
-    shown = title or standard_labels().event(event_id)
+    shown = standard_labels().event(event_id, title)
     return f'<span class="event-name" title="{esc(event_id)}">{esc(shown)}</span>'
 
 
@@ -444,7 +444,7 @@ def svg_overlaps(overlaps: Sequence[tuple[float, float]], scale: TimeScale) -> l
 
 
 def event_tooltip(event: Event) -> str:
-    lines = [f"{KIND_LABELS.get(event.kind, event.kind)} {event.title or standard_labels().event(event.id)}", f"时间 {clock(event.t)}"]
+    lines = [f"{KIND_LABELS.get(event.kind, event.kind)} {standard_labels().event(event.id, event.title)}", f"时间 {clock(event.t)}"]
     if event.step is not None:
         lines.append(f"第 {event.step} 步")
     if event.heard:

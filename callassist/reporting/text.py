@@ -26,7 +26,7 @@ def summary_text(report: CallReport, labels: Labels | None = None) -> str:
     if not report.events:
         lines.append(word("no_events"))
     for e in report.events:
-        head = f"{format_time(e.t)}  {labels.kind(e.kind)}  {e.title or labels.event(e.id)}"  # a rule's own title
+        head = f"{format_time(e.t)}  {labels.kind(e.kind)}  {labels.event(e.id, e.title)}"  # the standard's label, or a rule's own title
         if e.step:
             head += f" · {labels.step(e.step)}"
         if e.speaker:

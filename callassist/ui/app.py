@@ -308,7 +308,7 @@ class CallAssistApp(App[None]):
             self.query_one(SayNowCard).show(self.pack, event, self.countdown, self.phase)
         style = "bold red" if event.kind == "violation" else "bold yellow"
         step = f" {self.labels.step(event.step)}" if event.step else ""
-        self.query_one(Transcript).add(event.t, Text(f"{clock(event.t)} ▶ {event.title or self.labels.event(event.id)}{step}", style=style))
+        self.query_one(Transcript).add(event.t, Text(f"{clock(event.t)} ▶ {self.labels.event(event.id, event.title)}{step}", style=style))
 
     def _show_heard(self, update: Heard) -> None:
         heard = update.heard

@@ -132,7 +132,7 @@ class SayNowCard(Panel):
             situation = pack.situations.get(event.id)
             steps = len(situation.steps) if situation and situation.steps else None
             step = f" · {labels.step(event.step, steps)}" if event.step and steps and steps > 1 else ""
-            name = event.title or labels.event(event.id)  # a rule's own title
+            name = labels.event(event.id, event.title)  # the standard's label, or a rule's own title
             text += Text(f"{labels.word('say_now')} · {name}{step}\n", style="bold")
             if event.say:
                 text += Text(event.say + "\n", style="bold white")
