@@ -150,6 +150,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
 DETAILS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), chinese)
     for pattern, chinese in (
+        # the greeting and closing details of reports written before those checks became rules
         (r"^not said: (.*)$", r"未说：\1"),
         (r"^no greeting in time$", "未及时问候"),
         (r"^first utterance is not the greeting$", "第一句不是开头问候"),

@@ -1,9 +1,9 @@
 """The standard's lexical checks are rules of the standard pack (scripts_zh/rules.toml): on every
-fixture call, and on the 54 variations of tests/fixtures/variations.py, they give what the four
-detectors they replaced gave. The truth is tests/data/standard_events/, recorded with the code
-before the change (see its README): every event's id, kind, step, speaker, phrase id and
-approved line, its t, start and end within 0.05 s, the score, and the checklist (times within
-0.05 s)."""
+fixture call, and on the 54 variations of tests/fixtures/variations.py, they give what the
+greeting, closing and forbidden-phrase detectors and the hold detector's return check gave. The
+truth is tests/data/standard_events/, recorded with the code before the change (see its README):
+every event's id, kind, step, speaker, phrase id and approved line, its t, start and end within
+0.05 s, the score, and the checklist (times within 0.05 s)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,15 @@ from typing import Any
 
 import pytest
 
-from standard_events import RECORDED, fixture_calls, outcome, variation_calls
+from callassist.cli import main
+from callassist.detectors import DETECTORS
+from callassist.engine import Engine
+from callassist.errors import ConfigError
+from callassist.inputs import Utterance
+from callassist.scriptpack import check_packs, load_pack
+from callassist.settings import load_settings
+from callassist.sources import transcript_inputs
+from standard_events import DEPLOY, PLACEHOLDERS, RECORDED, fixture_calls, outcome, variation_calls
 
 TOLERANCE = 0.05
 FIXTURES = json.loads((RECORDED / "fixtures.json").read_text(encoding="utf-8"))
@@ -56,24 +64,14 @@ def test_the_comparison_catches_a_moved_event():
 
 
 def test_the_standard_checks_are_rules_not_detectors():
-    from callassist.detectors import DETECTORS
-    from callassist.scriptpack import load_pack
-
     rules = {r.id for r in load_pack([]).rules}
     assert {"missing_greeting", "missing_closing", "missing_hold_return", "forbidden_phrase"} <= rules
     names = {cls.__name__ for cls in DETECTORS}
     assert not names & {"GreetingDetector", "ClosingDetector", "ForbiddenPhraseDetector"}
-    assert not (Path(__file__).parent.parent / "callassist" / "detectors" / "greeting.py").exists()
 
 
 # -- deployment packs still change what the standard's rules look for ----------------------
 
-from callassist.engine import Engine  # noqa: E402
-from callassist.inputs import Utterance  # noqa: E402
-from callassist.scriptpack import check_packs, load_pack  # noqa: E402
-from callassist.sources import transcript_inputs  # noqa: E402
-
-from standard_events import DEPLOY, PLACEHOLDERS  # noqa: E402
 
 GREETING = "您好，欢迎致电平安客户服务热线，客服代表三零二很高兴为您服务，请问有什么可以帮助您！"
 
@@ -118,8 +116,6 @@ def test_a_deployment_closing_line_is_owed_too(tmp_path, settings, capsys):
     lines.insert(2, ("agent", 10.2, 10.9, "请您对我的服务进行评价。"))
     assert events_of(pack, settings, lines, 15.0) == []
     assert events_of(load_pack([], PLACEHOLDERS), settings, lines[:2] + lines[3:], 15.0) == []
-    from callassist.cli import main
-
     assert main(["scripts", "show", "--scripts", str(pack_file)]) == 0  # what runs is what it shows
     shown = capsys.readouterr().out
     assert "  each of: [required] closing_offer / [required] closing_thanks / [required] closing_survey\n" in shown
@@ -142,9 +138,6 @@ def test_a_deployment_overrides_the_greeting_window(tmp_path, settings):
 
 
 def test_the_old_greeting_setting_says_where_it_went(tmp_path):
-    from callassist.errors import ConfigError
-    from callassist.settings import load_settings
-
     config = tmp_path / "callassist.toml"
     config.write_text("[timings]\ngreeting_within = 15.0\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r":2: timings.greeting_within: no longer a setting; .*missing_greeting rule"):
