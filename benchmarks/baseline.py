@@ -16,6 +16,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -29,12 +30,19 @@ BEFORE_ISSUE_11 = "c12a6f9"
 
 @contextlib.contextmanager
 def source_tree(rev: str) -> Iterator[Path]:
-    """The files of commit `rev` in a temporary folder (removed afterwards)."""
+    """The files of commit `rev` in a temporary folder (removed afterwards).
+
+    The standard pack is copied into the tree's package as `callassist/scripts_zh`, where an
+    installed package has it: otherwise the editable install's import mapping would hand the
+    earlier code this checkout's standard pack (which it may not even read)."""
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True, capture_output=True).stdout
     with tempfile.TemporaryDirectory(prefix="callassist-baseline-") as folder:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(folder, filter="data")
-        yield Path(folder)
+        tree = Path(folder)
+        if (tree / "scripts_zh").is_dir() and not (tree / "callassist" / "scripts_zh").exists():
+            shutil.copytree(tree / "scripts_zh", tree / "callassist" / "scripts_zh")
+        yield tree
 
 
 def child_env(tree: Path, pycache: Path | None = None) -> dict[str, str]:

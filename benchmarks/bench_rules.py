@@ -83,12 +83,8 @@ QA_RULES = Path("examples") / "qa_rules" / "rules.toml"  # relative to the tree 
 
 def measure(utterances: int, extra: int, rules: Path | None = None) -> dict:
     """Seconds for the engine over the transcript (best of 3) and the events it raised."""
-    import callassist.scriptpack as scriptpack
     from callassist.engine import Engine
     from callassist.scriptpack import load_pack
-
-    # The tree's own standard pack: the editable install would give every tree this checkout's.
-    scriptpack.standard_pack_dir = lambda: Path.cwd() / "scripts_zh"
     from callassist.settings import load_settings
     from callassist.sources import transcript_inputs
 
