@@ -30,6 +30,14 @@ class Countdown:
     elapsed: float
     total: float
 
+    @classmethod
+    def towards(cls, situation: str, next_step: int | None, due: float | None, total: float, now: float,
+                ) -> Countdown | None:
+        """At stream time `now`, a wait of `total` seconds that ends at `due` (None: no wait runs)."""
+        if due is None:
+            return None
+        return cls(situation, next_step, max(0.0, total - (due - now)), total)
+
 
 @dataclass(frozen=True)
 class Hold:

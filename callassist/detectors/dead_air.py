@@ -44,8 +44,4 @@ class DeadAirDetector(Detector):
         self.caller_finished = None
 
     def countdown(self, now: float) -> Countdown | None:
-        due = self.deadline()
-        if due is None:
-            return None
-        total = self.settings.timings.dead_air
-        return Countdown("agent_dead_air", None, max(0.0, total - (due - now)), total)
+        return Countdown.towards("agent_dead_air", None, self.deadline(), self.settings.timings.dead_air, now)

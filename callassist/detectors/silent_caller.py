@@ -67,8 +67,4 @@ class SilentCallerDetector(Detector):
             self.ctx.phase.hang_up("silent_caller")
 
     def countdown(self, now: float) -> Countdown | None:
-        due = self.deadline()
-        if due is None:
-            return None
-        total = self._silence_needed()
-        return Countdown("silent_caller", self.steps.reached + 1, max(0.0, total - (due - now)), total)
+        return Countdown.towards("silent_caller", self.steps.reached + 1, self.deadline(), self._silence_needed(), now)
