@@ -128,3 +128,15 @@ def test_telephone_speech_the_model_scores_low_stays_one_turn_at_8k():
     assert len(found) == 1, found
     start, stop = found[0]
     assert abs(start - AT) <= TOLERANCE and abs(stop - end) <= TOLERANCE, (found, end)
+
+
+def test_the_last_word_of_continuous_speech_stays_in_the_turn():
+    """VoiceprintRecognition b_1: 4.7 s of speech with no pause down to the floor, whose last
+    word fades out. The soft syllables inside the confirmed turn must not pull the noise floor up
+    towards the voice: when they did, the floor stood within 6 dB of the fading last word and the
+    turn ended 0.16 s before the speech did."""
+    signal, end = compose("VoiceprintRecognition-Pytorch__b_1")
+    found = turns(signal, 16000)
+    assert len(found) == 1, found
+    start, stop = found[0]
+    assert abs(start - AT) <= TOLERANCE and abs(stop - end) <= TOLERANCE, (found, end)
