@@ -19,9 +19,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import count
+from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Indel
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DEFAULT_THRESHOLD = 80.0
 # Phrases of at most this many syllables (after particles are dropped) hit only on an exact
@@ -221,7 +225,7 @@ def _align(needle: str, hay: str, cutoff: float) -> tuple[float, int, int] | Non
     return found if found[2] > found[1] and found[0] >= cutoff else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PhraseSet:
     """Many phrases indexed by token, so that a text is aligned only against the phrases that
     could reach their threshold in it (`PhraseMatcher.find_all`): the cost of matching grows
@@ -231,23 +235,68 @@ class PhraseSet:
     so it cannot exceed 200 * m / (n + m), where m is how many of the phrase's n tokens the
     text holds (counted with repeats). A phrase whose bound is below its cutoff is skipped
     without changing any result.
+
+    m is counted for every phrase at once: `counts` holds how often each token occurs in each
+    phrase (a token is a syllable, so there are a few hundred rows however many phrases there
+    are), and a text's m per phrase is the column sum of those rows capped at how often the
+    text holds each token. A Python loop over the index's entries cost 0.3 ms per utterance
+    with 1,000 phrases; this costs about a tenth of that.
     """
 
     phrases: tuple[str, ...]
     cutoffs: tuple[float, ...]
-    lengths: tuple[int, ...]  # tokens per phrase
-    postings: dict[str, tuple[tuple[int, int], ...]]  # token -> (phrase index, count in phrase)
+    rows: dict[str, int]  # token -> its row in `counts`
+    counts: "np.ndarray"  # (tokens, phrases): times the token occurs in the phrase
+    # Per phrase, the fewest shared tokens with which its bound reaches its cutoff (the bound
+    # as the float expression above, so the candidates are exactly those it admits); a phrase
+    # that cannot reach it has more than its length.
+    least: "np.ndarray"
 
     def candidates(self, tokens: str) -> list[int]:
         """Indices of the phrases that may reach their cutoff in `tokens`, in order."""
-        shared: dict[int, int] = {}
-        for token, have in Counter(tokens).items():
-            for index, need in self.postings.get(token, ()):
-                shared[index] = shared.get(index, 0) + min(have, need)
-        return sorted(
-            index for index, m in shared.items()
-            if 200.0 * m / (self.lengths[index] + m) >= self.cutoffs[index]
-        )
+        rows, have = [], []
+        for token, times in Counter(tokens).items():
+            row = self.rows.get(token)
+            if row is not None:
+                rows.append(row)
+                have.append(times)
+        if not rows:
+            return []
+        import numpy as np
+
+        top = np.iinfo(self.counts.dtype).max  # no phrase holds a token more often than this
+        have_column = np.array([min(times, top) for times in have], dtype=self.counts.dtype)[:, None]
+        shared = np.minimum(self.counts[rows], have_column).sum(axis=0, dtype=np.int64)
+        return np.flatnonzero(shared >= self.least).tolist()
+
+
+def _fewest_shared(length: int, cutoff: float) -> int:
+    """The smallest m >= 1 with 200 * m / (length + m) >= cutoff; length + 1 when there is none."""
+    return next((m for m in range(1, length + 1) if 200.0 * m / (length + m) >= cutoff), length + 1)
+
+
+@lru_cache(maxsize=64)
+def _indexed(phrases: tuple[str, ...], cutoffs: tuple[float, ...]) -> PhraseSet:
+    """The index of a phrase list, built once per process for each list: every call of a
+    pack, and every engine of a batch worker, shares its rule's phrase sets."""
+    import numpy as np  # imported on first use, as pypinyin is: a call without text needs neither
+
+    needles = [Counter(_phrase_tokens(phrase)) for phrase in phrases]
+    rows: dict[str, int] = {}
+    for needle in needles:
+        for token in needle:
+            rows.setdefault(token, len(rows))
+    most = max((times for needle in needles for times in needle.values()), default=0)
+    counts = np.zeros((len(rows), len(phrases)), dtype=np.min_scalar_type(most))
+    for index, needle in enumerate(needles):
+        for token, times in needle.items():
+            counts[rows[token], index] = times
+    least = np.array(
+        [_fewest_shared(sum(n.values()), cutoff) for n, cutoff in zip(needles, cutoffs)], dtype=np.int64
+    )
+    counts.setflags(write=False)
+    least.setflags(write=False)
+    return PhraseSet(phrases, cutoffs, rows, counts, least)
 
 
 def _hit(prepared: PreparedText, phrase: str, score: float, first: int, last: int) -> PhraseHit:
@@ -280,18 +329,10 @@ class PhraseMatcher:
         return _hit(prepared, phrase, score, first, last)
 
     def phrase_set(self, phrases: Sequence[tuple[str, float | None]]) -> PhraseSet:
-        """Index (phrase, threshold) pairs once for `find_all`."""
-        needles = [_phrase_tokens(phrase) for phrase, _ in phrases]
-        postings: dict[str, list[tuple[int, int]]] = {}
-        for index, needle in enumerate(needles):
-            for token, times in Counter(needle).items():
-                postings.setdefault(token, []).append((index, times))
-        return PhraseSet(
-            phrases=tuple(phrase for phrase, _ in phrases),
-            cutoffs=tuple(self._threshold(len(n), t) for n, (_, t) in zip(needles, phrases)),
-            lengths=tuple(map(len, needles)),
-            postings={token: tuple(entries) for token, entries in postings.items()},
-        )
+        """Index (phrase, threshold) pairs for `find_all` (built once per list and process)."""
+        texts = tuple(phrase for phrase, _ in phrases)
+        cutoffs = tuple(self._threshold(len(_phrase_tokens(p)), t) for p, t in phrases)
+        return _indexed(texts, cutoffs)
 
     def find_all(self, text: PreparedText | str, phrases: PhraseSet) -> list[tuple[int, PhraseHit]]:
         """(index in the set, hit) for every phrase of the set found in `text`: the same hits

@@ -70,8 +70,8 @@ class CallPhase:
 
     @property
     def hold_ended_at(self) -> float | None:
-        ended = [h.end for h in self.holds if h.end is not None]
-        return ended[-1] if ended else None
+        # From the end: asked on every speech end, and a long call has many holds.
+        return next((h.end for h in reversed(self.holds) if h.end is not None), None)
 
 
 @dataclass
