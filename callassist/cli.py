@@ -457,7 +457,7 @@ def describe_condition(condition) -> str:
 
 def describe_phrases(phrases) -> str:
     """Phrases as a rule matches them: [[required]] entries by id, the [[forbidden]] phrases (all
-    listed under "## forbidden") by number, others quoted."""
+    listed under "## forbidden") by number, a situation's lines with its id, others quoted."""
     shown: list[str] = []
     forbidden = sum(1 for phrase in phrases if phrase.situation is not None)
     for phrase in phrases:
@@ -465,6 +465,8 @@ def describe_phrases(phrases) -> str:
             label = f"the {forbidden} [forbidden] phrase(s)"
         elif phrase.id is not None:
             label = f"[required] {phrase.id}"
+        elif phrase.line_of is not None:
+            label = f"[situation] {phrase.line_of}「{phrase.text}」"
         else:
             label = f"「{phrase.text}」"
         if label not in shown:

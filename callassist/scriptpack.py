@@ -36,6 +36,10 @@ RequiredWhere = Literal["opening", "closing", "hold_start", "hold_return"]
 # `[[required]]` lines of one `where` (each entry one line) and every `[[forbidden]]` phrase.
 FORBIDDEN_LINES = "forbidden"
 STANDARD_LINES = (*get_args(RequiredWhere), FORBIDDEN_LINES)
+# "@greeted_by_caller.say" names the approved lines of a situation's steps (any one of them),
+# so a rule owes the line a deployment pack gives that situation, not a copy of the standard's.
+SITUATION_LINES = ".say"
+_STAGE_DIRECTION = re.compile(r"（[^（）]*）|\([^()]*\)")
 
 
 @dataclass(frozen=True)
@@ -668,6 +672,11 @@ def _cross_check(entries: dict[str, dict[str, _Entry]]) -> list[PackProblem]:
             problems.append(PackProblem(entry.source.path, entry.id_line, "id", message))
     for entry in entries["rule"].values():
         for table, name, line in entry.uses:
+            if table == "phrases" and name.endswith(SITUATION_LINES):
+                problem = _situation_lines_problem(name.removesuffix(SITUATION_LINES), situations)
+                if problem:
+                    problems.append(PackProblem(entry.source.path, line, "situation", problem))
+                continue
             known = [*entries["phrase_set"], *STANDARD_LINES] if table == "phrases" else list(entries[table])
             if name not in known:
                 close = difflib.get_close_matches(name, known, n=1)
@@ -685,6 +694,24 @@ def _cross_check(entries: dict[str, dict[str, _Entry]]) -> list[PackProblem]:
             message = "{1} needs a cue for this situation whose pattern has a group"
             problems.append(PackProblem(entry.source.path, entry.capture_line, "say", message))
     return problems
+
+
+def _situation_lines_problem(name: str, situations: dict[str, _Entry]) -> str | None:
+    """What is wrong with "@NAME.say" in a rule, if anything."""
+    entry = situations.get(name)
+    if entry is None:
+        close = difflib.get_close_matches(name, situations, n=1)
+        return f"no situation {name!r} is defined" + (f" (did you mean '{close[0]}{SITUATION_LINES}'?)" if close else "")
+    assert isinstance(entry.value, Situation)
+    if not spoken_lines(entry.value):
+        return f"situation {name!r} has no line to say (its steps are stage directions or it has only advice)"
+    return None
+
+
+def spoken_lines(situation: Situation) -> tuple[str, ...]:
+    """The lines the situation's steps say, stage directions (text in （）) left out."""
+    lines = (_STAGE_DIRECTION.sub("", step.say).strip() for step in situation.steps)
+    return tuple(line for line in lines if line)
 
 
 def check_packs(paths: Sequence[Path | str] | None = None) -> list[PackProblem]:
@@ -725,9 +752,13 @@ def load_pack(
     for where in get_args(RequiredWhere):
         named[where] = tuple(Phrase(p, r.threshold, r.id) for r in required if r.where == where for p in r.phrases)
     named[FORBIDDEN_LINES] = tuple(Phrase(f.phrase, f.threshold, f.id, f.situation) for f in forbidden)
+    situations = {s.id: s for s in assembly.values("situation", Situation)}
+    for situation in situations.values():
+        lines = tuple(Phrase(line, line_of=situation.id) for line in spoken_lines(situation))
+        named[situation.id + SITUATION_LINES] = lines
     return ScriptPack(
         sources=tuple(assembly.files),
-        situations={s.id: s for s in assembly.values("situation", Situation)},
+        situations=situations,
         forbidden=forbidden,
         required={r.id: r for r in required},
         cues=tuple(assembly.values("cue", Cue)),

@@ -137,6 +137,66 @@ def test_a_deployment_overrides_the_greeting_window(tmp_path, settings):
     assert events_of(load_pack([pack_file], PLACEHOLDERS), settings, lines, 20.0) == [("missing_closing", None, 20.0)]
 
 
+REPLY = """[[situation]]
+id = "greeted_by_caller"
+title = "来电人先问候"
+kind = "hint"
+[[situation.step]]
+say = "您好，这里是平安热线，请讲。"
+"""
+
+
+def test_a_deployment_reply_to_a_caller_who_greets_first_is_the_one_owed(tmp_path, settings, capsys):
+    """The short greeting (after the caller spoke first) is the greeted_by_caller situation's line,
+    which the rule names (`@greeted_by_caller.say`): a deployment that overrides the situation's
+    line changes what the rule accepts, without touching the rule. The agent's first utterance
+    over 2-4 s is judged when it ends: missing at 4.0 unless it says the line owed."""
+    pack_file = tmp_path / "reply.toml"
+    pack_file.write_text(REPLY, encoding="utf-8")
+    standard, deployed = load_pack([], PLACEHOLDERS), load_pack([pack_file], PLACEHOLDERS)
+    assert deployed.say("greeted_by_caller", 1) == "您好，这里是平安热线，请讲。"
+    caller_first = ("caller", 0.5, 1.5, "你好。")
+
+    def greeting(pack, reply, caller=caller_first):
+        lines = [caller, ("agent", 2.0, 4.0, reply)] if caller else [("agent", 2.0, 4.0, reply)]
+        return [e for e in events_of(pack, settings, lines, 20.0) if e[0] == "missing_greeting"]
+
+    assert greeting(standard, "您好，请问有什么可以帮助您？") == []
+    assert greeting(standard, "您好，这里是平安热线，请讲。") == [("missing_greeting", None, 4.0)]
+    assert greeting(deployed, "您好，这里是平安热线，请讲。") == []
+    assert greeting(deployed, "您好，请问有什么可以帮助您？") == [("missing_greeting", None, 4.0)]
+    # still only once the caller has spoken; the full greeting still counts
+    assert greeting(deployed, "您好，这里是平安热线，请讲。", caller=None) == [("missing_greeting", None, 4.0)]
+    assert greeting(deployed, GREETING) == []
+    assert main(["scripts", "show", "--scripts", str(pack_file)]) == 0  # what runs is what it shows
+    shown = capsys.readouterr().out
+    assert "said [situation] greeted_by_caller「您好，这里是平安热线，请讲。」, once the caller has spoken" in shown
+
+
+def test_a_rule_names_a_situation_line_that_exists_and_is_said(tmp_path):
+    """`@NAME.say`: the situation must exist and have a line to say; its stage directions
+    (silent_caller's last step, （挂机）) are not lines."""
+    pack_file = tmp_path / "rules.toml"
+    pack_file.write_text(
+        '[[rule]]\nid = "r_typo"\ntitle = "x"\nkind = "violation"\nwhen = { said = "@greeted_by_calller.say" }\n\n'
+        '[[situation]]\nid = "pace"\ntitle = "x"\nkind = "situation"\nadvice = "慢一点"\n\n'
+        '[[rule]]\nid = "r_silent"\ntitle = "x"\nkind = "violation"\nwhen = { said = "@pace.say" }\n',
+        encoding="utf-8",
+    )
+    problems = [str(p).replace(str(pack_file), "rules.toml") for p in check_packs([pack_file])]
+    assert problems == [
+        "rules.toml:5: situation: no situation 'greeted_by_calller' is defined (did you mean 'greeted_by_caller.say'?)",
+        "rules.toml:17: situation: situation 'pace' has no line to say (its steps are stage directions or it has only advice)",
+    ]
+    hang_up = pack_file.with_name("hang_up.toml")
+    hang_up.write_text('[[rule]]\nid = "r_lines"\ntitle = "x"\nkind = "hint"\nwhen = { said = "@silent_caller.say" }\n', encoding="utf-8")
+    rule = next(r for r in load_pack([hang_up]).rules if r.id == "r_lines")
+    assert rule.when is not None
+    assert [p.text for p in rule.when.said] == [
+        "您好！请问有什么可以帮助您？", "对不起，您的电话没有声音，请您换一部电话再次打来，好吗？再见！",
+    ]
+
+
 def test_the_old_greeting_setting_says_where_it_went(tmp_path):
     config = tmp_path / "callassist.toml"
     config.write_text("[timings]\ngreeting_within = 15.0\n", encoding="utf-8")

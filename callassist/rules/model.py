@@ -24,13 +24,15 @@ ON_HOLD = "on_hold"  # the `while` scope of a hold; any other `while` names a si
 @dataclass(frozen=True)
 class Phrase:
     """One phrase a condition matches. Phrases named through a reference carry where they came
-    from: a `[[required]]` entry's id and threshold (its phrases are one line), or a
-    `[[forbidden]]` entry's id, threshold and the situation whose approved line replaces it."""
+    from: a `[[required]]` entry's id and threshold (its phrases are one line), a
+    `[[forbidden]]` entry's id, threshold and the situation whose approved line replaces it, or
+    (`line_of`) the situation whose approved line it is."""
 
     text: str
     threshold: float | None = None  # None: the condition's, else the matcher's default
     id: str | None = None
     situation: str | None = None
+    line_of: str | None = None
 
     @property
     def line(self) -> str:
