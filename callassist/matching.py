@@ -264,10 +264,8 @@ class PhraseSet:
             return []
         import numpy as np
 
-        top = np.iinfo(self.counts.dtype).max  # no phrase holds a token more often than this
-        have_column = np.array([min(times, top) for times in have], dtype=self.counts.dtype)[:, None]
-        shared = np.minimum(self.counts[rows], have_column).sum(axis=0, dtype=np.int64)
-        return np.flatnonzero(shared >= self.least).tolist()
+        shared = np.minimum(self.counts[rows], np.array(have)[:, None])  # per syllable: min(text, phrase)
+        return np.nonzero(np.add.reduce(shared, axis=0) >= self.least)[0].tolist()
 
 
 def _fewest_shared(length: int, cutoff: float) -> int:
