@@ -233,9 +233,10 @@ class CallPipeline:
         if gap != channel.missing:
             channel.missing = gap
             self._push(AudioMissing(channel.fed, gap))
-        for item in channel.analyzer.feed(samples):
-            channel.decided = item.t
-            self._push(item)
+        decided = channel.analyzer.feed(samples)
+        if decided:
+            channel.decided = decided[-1].t
+            self._push_all(decided, _SPEAKER_RANK[speaker])
         channel.fed_frames += len(samples)
         channel.send(samples)
 
@@ -342,9 +343,15 @@ class CallPipeline:
 
     def _push(self, item: EngineInput) -> None:
         speaker = item.utterance.speaker if isinstance(item, UtteranceHeard) else getattr(item, "speaker", None)
-        # Speakers tie-break inputs at one instant, so the order never depends on which channel was fed first.
-        key = (item.t, INPUT_ORDER[type(item)], _SPEAKER_RANK.get(speaker, len(SPEAKERS)))
-        heapq.heappush(self._pending, (key, next(self._counter), item))
+        self._push_all((item,), _SPEAKER_RANK.get(speaker, len(SPEAKERS)))
+
+    def _push_all(self, items: Iterable[EngineInput], rank: int) -> None:
+        """Queue inputs of one speaker (`rank`: the speaker's place in SPEAKERS, or past it for
+        inputs of no speaker). Speakers tie-break inputs at one instant, so the order never
+        depends on which channel was fed first; the counter keeps equal keys in arrival order."""
+        pending, counter, order, push = self._pending, self._counter, INPUT_ORDER, heapq.heappush
+        for item in items:
+            push(pending, ((item.t, order[type(item)], rank), next(counter), item))
 
     def _on_hold_after_pending(self) -> bool:
         holds = [item for _, _, item in self._pending if isinstance(item, HoldChanged)]
@@ -364,19 +371,24 @@ class CallPipeline:
                 channel.recognized_frames = processed
 
     def _judge_until(self, until: float) -> None:
-        engine = self.engine
-        while self._pending and self._pending[0][0][0] <= until:
-            _, _, item = heapq.heappop(self._pending)
-            if item.t < engine.state.now:  # a key pressed while earlier inputs were pending: it is known now
-                item = replace(item, t=engine.state.now)
-            self._tell_events(engine.feed(item))
-            self._tell_input(item)
-        if until != math.inf and until > engine.state.now:
+        engine, state, pending, pop = self.engine, self.engine.state, self._pending, heapq.heappop
+        told = self.listener is not None
+        while pending and pending[0][0][0] <= until:
+            item = pop(pending)[2]
+            if item.t < state.now:  # a key pressed while earlier inputs were pending: it is known now
+                item = replace(item, t=state.now)
+            raised = engine.feed(item)
+            if told:
+                self._tell_events(raised)
+                self._tell_input(item)
+            elif type(item) is UtteranceHeard:  # nobody listens: only the final text is kept
+                self._tell_input(item)
+        if not told and engine.cleared:
+            engine.take_cleared()  # nobody shows prompts going
+        if until != math.inf and until > state.now:
             self._tell_events(engine.advance(until))
 
     def _tell_input(self, item: EngineInput) -> None:
-        if self.listener is None and not isinstance(item, UtteranceHeard):
-            return
         if isinstance(item, UtteranceHeard):
             if item.final and item.utterance.text:
                 self.utterances.append(item.utterance)
