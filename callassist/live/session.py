@@ -167,6 +167,7 @@ class CallInProgress:
             transcript=session.transcript,
             caller_audio=session.wiring.caller is not None,
             listener=session.tell,
+            live=True,
         )
         self.name = name  # file name (no suffix) of its report and recording
         self.recorder: StereoRecorder | None = None
