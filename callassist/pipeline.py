@@ -25,7 +25,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -45,12 +45,17 @@ from callassist.inputs import (
     Utterance,
     UtteranceHeard,
 )
-from callassist.live.messages import Checklist, Cleared, Heard, Raised, SessionMessage, Withdrawn
 from callassist.recognition import RecognizerSettings, SpeechModel
 from callassist.reporting.report import CallReport, CallSource, build_report, checklist
 from callassist.scriptpack import ScriptPack
 from callassist.settings import Settings
 from callassist.sources import activity_from_utterances, heard_inputs
+
+if TYPE_CHECKING:
+    from callassist.live.messages import Checklist, SessionMessage
+
+# What the pipeline tells a listener (callassist.live.messages) is imported when there is one:
+# a headless replay or batch run need not load the live package.
 
 ANALYSIS_LATENCY = 0.5  # s: an analyser's inputs are final this long after their audio (>= MAX_DECISION_DELAY)
 RECOGNITION_BLOCK_SECONDS = 0.2  # recognisers are fed in blocks of this much stream time: the partials' pace
@@ -336,6 +341,8 @@ class CallPipeline:
         return build_report(self.engine, source, self.report_utterances(), analyzer)
 
     def checklist(self) -> Checklist:
+        from callassist.live.messages import Checklist
+
         check = checklist(self.engine)
         return Checklist(
             greeting=check.greeting.ok,
@@ -394,6 +401,8 @@ class CallPipeline:
             self._tell_events(engine.advance(until))
 
     def _tell_input(self, item: EngineInput) -> None:
+        from callassist.live.messages import Heard
+
         if isinstance(item, UtteranceHeard):
             if item.final and item.utterance.text:
                 self.utterances.append(item.utterance)
@@ -409,6 +418,8 @@ class CallPipeline:
             if self.engine.cleared:
                 self.engine.take_cleared()  # nobody shows prompts going
             return
+        from callassist.live.messages import Cleared, Raised, Withdrawn
+
         for event in events:
             self.listener(Raised(event))
         withdrawn = self.engine.withdrawn

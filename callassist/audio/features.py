@@ -90,7 +90,7 @@ class AnalyzerSettings:
     only once the model hears speech after its start with at least `follow_probability`. The
     model runs only when the turn would otherwise end (`hangover` after the last frame that went
     on with it), from a fresh state `follow_warmup` before the first weak frame, at the onset's
-    gain, and goes on until the next strong frame. After the last word,
+    gain, and goes on (run whenever the turn would end again) until the next strong frame. After the last word,
     bumps of a real room's noise 10-15 dB under the voice keep webrtcvad voiced for seconds,
     never the model; and running the model on every chunk of a turn would cost three times the
     rest of the analysis."""
@@ -442,12 +442,14 @@ class ChannelAnalyzer:
         unheard = self._unheard_voiced
         if voiced:
             unheard.append(frame)
-        if unheard and not confirmer.running and frame - self._last_voiced_frame >= self._hangover_frames:
-            # Only now, when the turn would end without them, does the model hear the weak frames;
-            # it goes on hearing the turn until the next strong frame.
-            confirmer.start(unheard[0] * self._frame_length - self._follow_warmup_samples, self._turn_gain_db)
-            self._heard_until = 0
-        if confirmer.running:
+        if unheard and frame - self._last_voiced_frame >= self._hangover_frames:
+            # Only now, when the turn would end without them, does the model hear the weak frames.
+            # It then goes on with the turn until the next strong frame, but is run only when the
+            # turn would end again: its chunks run in order all the same, so the answers do not
+            # change, and the chunks up to a strong frame that comes first are never run.
+            if not confirmer.running:
+                confirmer.start(unheard[0] * self._frame_length - self._follow_warmup_samples, self._turn_gain_db)
+                self._heard_until = 0
             heard = confirmer.follow(
                 self._history, self._history_start, (frame + 1) * self._frame_length, self.settings.follow_probability
             )
