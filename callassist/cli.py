@@ -22,6 +22,11 @@ if TYPE_CHECKING:
     from callassist.replay import ReplayRequest
     from callassist.scriptpack import ScriptPack
 
+# numpy's OpenBLAS starts a thread per core when it loads (0.03 s of CPU and more of waiting on
+# a busy machine, at every start); nothing here multiplies large matrices, and batch runs a
+# process per core. Set before anything imports numpy; a value the user set is kept.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 
 def sample_call_dir() -> Path:
     from importlib.resources import files
