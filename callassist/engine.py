@@ -68,10 +68,22 @@ class Engine:
         self._hang_ups: list[str] = []
         self.stats = CallStatistics(self.ctx)
         self.detectors: list[Detector] = [cls(self.ctx) for cls in detectors] + [self.stats]
-        # Only the detectors that use these hooks are called on every input and event.
-        self._settlers = [d for d in self.detectors if type(d).on_settled is not Detector.on_settled]
-        self._observers = [d for d in self.detectors if type(d).on_event is not Detector.on_event]
+        # Only the detectors that use a hook are called on it (in the detector list's order): the
+        # engine calls these on every input, and most detectors use few of them.
+        self._settlers = self._using("on_settled")
+        self._observers = self._using("on_event")
+        self._timed = self._using("deadline")
+        self._by_input = {
+            SpeechStarted: self._using("on_speech_started"),
+            SpeechEnded: self._using("on_speech_ended"),
+            UtteranceHeard: self._using("on_heard"),
+            LevelFrame: self._using("on_level"),
+            ManualSituation: self._using("on_manual"),
+        }
         self.finished = False
+
+    def _using(self, hook: str) -> list[Detector]:
+        return [d for d in self.detectors if getattr(type(d), hook) is not getattr(Detector, hook)]
 
     def detector(self, cls: type[Detector]) -> Detector:
         return next(d for d in self.detectors if isinstance(d, cls))
@@ -112,7 +124,7 @@ class Engine:
     def _advance(self, t: float) -> None:
         """Fire every deadline up to `t`; all the deadlines of one instant fire together."""
         while True:
-            due = [(d.deadline(), d) for d in self.detectors]
+            due = [(d.deadline(), d) for d in self._timed]
             due = [(when, d) for when, d in due if when is not None and when <= t]
             if not due:
                 return
@@ -165,21 +177,21 @@ class Engine:
                 state.speech_start[speaker] = t
                 if state.first_speech[speaker] is None:
                     state.first_speech[speaker] = t
-                for d in self.detectors:
+                for d in self._by_input[SpeechStarted]:
                     d.on_speech_started(item)
             case SpeechEnded(t=t, speaker=speaker):
                 state.speaking[speaker] = False
                 state.last_speech_end[speaker] = t
-                for d in self.detectors:
+                for d in self._by_input[SpeechEnded]:
                     d.on_speech_ended(item)
             case UtteranceHeard():
                 heard = HeardText(item.utterance, final=item.final, key=item.key)
                 if item.final:
                     state.utterances[heard.utterance.speaker] += 1
-                for d in self.detectors:
+                for d in self._by_input[UtteranceHeard]:
                     d.on_heard(heard)
             case LevelFrame():
-                for d in self.detectors:
+                for d in self._by_input[LevelFrame]:
                     d.on_level(item)
             case HoldChanged(t=t, on_hold=on_hold):
                 self._hold_requests.append((t, on_hold))
@@ -188,7 +200,7 @@ class Engine:
                 if not missing:
                     state.audio_back_at = t
             case ManualSituation():
-                for d in self.detectors:
+                for d in self._by_input[ManualSituation]:
                     d.on_manual(item)
 
     def countdowns(self) -> list[Countdown]:
