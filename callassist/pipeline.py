@@ -46,7 +46,7 @@ from callassist.inputs import (
     UtteranceHeard,
 )
 from callassist.recognition import RecognizerSettings, SpeechModel
-from callassist.reporting.report import CallReport, CallSource, build_report, checklist
+from callassist.reporting.report import CallReport, CallSource, Deduction, build_report, checklist
 from callassist.scriptpack import ScriptPack
 from callassist.settings import Settings
 from callassist.sources import activity_from_utterances, heard_inputs
@@ -288,8 +288,14 @@ class CallPipeline:
 
     def finish(self, end: float | None = None) -> None:
         """The call ends at `end` (at least where its audio or transcript ends): flush everything
-        still open, judge it and run the end-of-call checks."""
+        still open, judge it and run the end-of-call checks. A channel whose audio ends before
+        the call (a device that went away and never came back) is missing from its end on: the
+        silence checks do not judge time with no audio from it."""
+        call_end = max(end or 0.0, self.fed, self.transcript_end)
         for channel in self.channels.values():
+            if channel.fed < call_end and not channel.missing:
+                channel.missing = True
+                self._push(AudioMissing(channel.fed, True))
             channel.close()
         for channel in self.channels.values():
             if channel.thread is not None:
@@ -304,7 +310,7 @@ class CallPipeline:
                 self._push(item)
         self._finished = True
         self._judge_until(math.inf)
-        self._tell_events(self.engine.finish(max(end or 0.0, self.fed, self.transcript_end, self.now)))
+        self._tell_events(self.engine.finish(max(call_end, self.now)))
 
     def settle(self, end: float) -> float:
         """A call whose end is unknown (a transcript alone) ends when the talk does, unless a script
@@ -336,9 +342,10 @@ class CallPipeline:
         return sorted(self.utterances, key=lambda u: u.start)
 
     def report(self, source: CallSource) -> CallReport:
-        """The finished call's report."""
+        """The finished call's report (live, replayed or batch-scored alike)."""
         analyzer = next((c.analyzer.settings for c in self.channels.values()), None)
-        return build_report(self.engine, source, self.report_utterances(), analyzer)
+        report = build_report(self.engine, source, self.report_utterances(), analyzer)
+        return marked_no_speech(report, self.engine.settings) if self.no_speech else report
 
     def checklist(self) -> Checklist:
         from callassist.live.messages import Checklist
@@ -428,3 +435,20 @@ class CallPipeline:
         self._withdrawn_told = len(withdrawn)
         for situation in self.engine.take_cleared():
             self.listener(Cleared(situation))
+
+
+NO_SPEECH_NOTE = (
+    "no speech on either channel (silence, a tone or noise only): nothing was judged; "
+    "check the recording, its channels and the line"
+)
+
+
+def marked_no_speech(report: CallReport, settings: Settings) -> CallReport:
+    """A call nobody speaks in is not a perfect call: it is flagged (`call.no_speech`), noted,
+    and takes the `no_speech` deduction (the whole score by default)."""
+    points = settings.score.deductions.get("no_speech", 0)
+    score = report.score
+    score = replace(
+        score, value=max(0, score.value - points), deductions=(*score.deductions, Deduction("no_speech", 0.0, points))
+    )
+    return replace(report, score=score).with_source(no_speech=True, notes=(*report.source.notes, NO_SPEECH_NOTE))

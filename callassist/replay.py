@@ -7,7 +7,7 @@ call's length; the screen replay and live calls drive the same pipeline.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from callassist.audio.recording import ChannelMap, Recording, channel_map, open_recording
@@ -15,7 +15,7 @@ from callassist.detectors import DETECTORS, Detector
 from callassist.errors import CallassistError, InputFileError
 from callassist.inputs import Speaker, Utterance
 from callassist.pipeline import CallPipeline, Recognition
-from callassist.reporting.report import CallReport, CallSource, Deduction
+from callassist.reporting.report import CallReport, CallSource
 from callassist.scriptpack import ScriptPack
 from callassist.settings import Settings
 from callassist.transcript import read_transcript
@@ -79,25 +79,7 @@ class ReplayedCall:
     source: CallSource
 
     def report(self) -> CallReport:
-        report = self.pipeline.report(self.source)
-        return marked_no_speech(report, self.pipeline.engine.settings) if self.pipeline.no_speech else report
-
-
-NO_SPEECH_NOTE = (
-    "no speech on either channel (silence, a tone or noise only): nothing was judged; "
-    "check the recording, its channels and the line"
-)
-
-
-def marked_no_speech(report: CallReport, settings: Settings) -> CallReport:
-    """A call nobody speaks in is not a perfect call: it is flagged (`call.no_speech`), noted,
-    and takes the `no_speech` deduction (the whole score by default)."""
-    points = settings.score.deductions.get("no_speech", 0)
-    score = report.score
-    score = replace(
-        score, value=max(0, score.value - points), deductions=(*score.deductions, Deduction("no_speech", 0.0, points))
-    )
-    return replace(report, score=score).with_source(no_speech=True, notes=(*report.source.notes, NO_SPEECH_NOTE))
+        return self.pipeline.report(self.source)
 
 
 def run_call(

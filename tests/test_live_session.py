@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -240,3 +241,53 @@ def test_overflows_are_counted_on_screen_as_they_happen(settings, pack):
     counts = [m.overflows for m in messages if isinstance(m, DeviceProblem)]
     assert len(set(counts)) >= 2 and counts == sorted(counts), counts  # rising counts, without a stall
     assert counts[-1] >= 5
+
+
+def run_live_call(sources: list, wiring: Wiring, settings, pack, tmp_path: Path) -> list:
+    """A live call over `sources` from their first block until the first has been read to its
+    end: the messages the session delivered."""
+    messages: list = []
+    session = CallSession(sources, wiring, pack, settings, messages.append, options=SessionOptions(calls_dir=tmp_path))
+    session.start_call()  # handled before the first block is read
+    worker = threading.Thread(target=session.run)
+    worker.start()
+    deadline = time.monotonic() + 60
+    while not sources[0].exhausted and time.monotonic() < deadline:
+        time.sleep(0.01)
+    session.end_call()
+    session.stop()
+    worker.join(timeout=30)
+    assert not worker.is_alive()
+    return messages
+
+
+def test_a_live_call_nobody_speaks_in_is_flagged_no_speech(settings, pack, tmp_path):
+    """As in a replay or a batch run: digital silence on both channels is not a perfect call."""
+    rate = 16000
+    messages = run_live_call([FakeSource(np.zeros((6 * rate, 2), np.float32), rate)], STEREO, settings, pack, tmp_path)
+    (ended,) = [m for m in messages if isinstance(m, CallEnded)]
+    report = json.loads(Path(ended.report_path).read_text(encoding="utf-8"))
+    assert report["call"]["no_speech"] is True
+    assert report["score"]["value"] == 100 - settings.score.deductions["no_speech"] == 0
+    assert ended.score == 0
+
+
+def test_a_device_gone_for_the_rest_of_the_call_raises_no_silent_caller_steps(settings, pack, tmp_path):
+    """The caller's device (a second one) delivers the first 9 s of silent.wav's caller channel and
+    is gone for the rest of the call: nothing is known about the caller after 9 s, so the steps the
+    scene has (silent.expected.json: 12.76, 20.91, 31.78 s) are not raised; with the device there
+    to the end they are."""
+    samples, rate = soundfile.read(CALLS / "silent.wav", dtype="float32")
+    two_devices = Wiring(ChannelSource(0, 0), ChannelSource(1, 0))
+    expected = json.loads((CALLS / "silent.expected.json").read_text(encoding="utf-8"))["events"]
+
+    def silent_steps(caller_gone_after: float | None) -> list[tuple[int, float]]:
+        agent = FakeSource(samples[:, 0], rate, name="agent headset")
+        caller = FakeSource(samples[:, 1], rate, stop_after=caller_gone_after, name="caller line")
+        messages = run_live_call([agent, caller], two_devices, settings, pack, tmp_path)
+        return [(m.event.step, round(m.event.t, 2)) for m in messages if isinstance(m, Raised) and m.event.id == "silent_caller"]
+
+    steps = silent_steps(caller_gone_after=None)
+    assert [step for step, _ in steps] == [e["step"] for e in expected]
+    assert all(abs(t - e["t"]) <= 0.05 for (_, t), e in zip(steps, expected))
+    assert silent_steps(caller_gone_after=9.0) == []

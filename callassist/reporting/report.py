@@ -47,7 +47,7 @@ class CallSource:
     started: str | None = None
     fingerprint: str | None = None
     masked: tuple[str, ...] = ()  # the kinds of numbers masked, when masked
-    no_speech: bool = False  # nobody spoke on either channel (see replay.marked_no_speech)
+    no_speech: bool = False  # nobody spoke on either channel (see pipeline.marked_no_speech)
 
 
 @dataclass(frozen=True)
