@@ -384,7 +384,8 @@ def pack_to_text(pack: ScriptPack, deductions: dict[str, int] | None = None) -> 
 
     lines = ["# effective script pack from: " + ", ".join(pack.sources), "", "## situations"]
     for s in pack.situations.values():
-        lines.append(f"{s.id} [{s.kind}] {s.title}{where(s)}")
+        first = f" (step 1 after {s.after:g} s)" if s.after else ""
+        lines.append(f"{s.id} [{s.kind}] {s.title}{first}{where(s)}")
         for number, step in enumerate(s.steps, start=1):
             wait = f"  (then wait {step.wait:g} s)" if step.wait else ""
             action = "  [hang up]" if step.action == "hang_up" else ""

@@ -67,6 +67,13 @@ class Situation:
     steps: tuple[Step, ...]
     advice: str | None = None  # coaching note for situations with no line to say (pace, crosstalk)
     source: SourceRef | None = None
+    after: float | None = None
+    """Seconds before step 1 is due (silent_caller: of silence after the agent speaks); the
+    only situation whose first step waits for a time rather than for a detection."""
+
+
+TIMED_FIRST_STEP = "silent_caller"
+"""The situation whose step 1 comes `after` a time the pack sets."""
 
 
 @dataclass(frozen=True)
@@ -246,7 +253,7 @@ class _Schema:
 
 
 _TABLES = {
-    "situation": _Schema(("id", "title"), ("kind", "advice", "step", "disabled")),
+    "situation": _Schema(("id", "title"), ("kind", "advice", "step", "after", "disabled")),
     "forbidden": _Schema(("id", "phrase", "situation"), ("threshold", "disabled")),
     "required": _Schema(("id", "where", "phrases"), ("threshold", "disabled")),
     "cue": _Schema(
@@ -445,6 +452,13 @@ class _FileReader:
             steps.append(Step(say=say or "", wait=wait, action=action))  # type: ignore[arg-type]
         if not raw.get("step") and "advice" not in raw:
             self._problem(table, "step", "a situation needs [[situation.step]] lines or an advice")
+        after = self._number(table, raw, "after", _positive, "a positive number of seconds")
+        if entry.id == TIMED_FIRST_STEP and steps and "after" not in raw:
+            message = "missing: the seconds of silence after the agent speaks before step 1 (the standard: 5.0)"
+            self._problem(table, "after", message)
+        elif entry.id != TIMED_FIRST_STEP and after is not None:
+            message = f"only {TIMED_FIRST_STEP}'s step 1 waits for a time; {entry.id}'s comes when it is detected"
+            self._problem(table, "after", message)
         situation = Situation(
             id=entry.id,
             title=self._text(table, raw, "title", placeholders=False) or "",
@@ -452,6 +466,7 @@ class _FileReader:
             steps=tuple(steps),
             advice=self._text(table, raw, "advice", required=False),
             source=entry.source,
+            after=after,
         )
         return replace(entry, value=situation, capture_line=capture_line)
 

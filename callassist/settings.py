@@ -30,7 +30,6 @@ class ScriptsSettings:
 
 @dataclass(frozen=True)
 class TimingSettings:
-    silent_step: float
     dead_air: float
     crosstalk_overlap: float
     hold_check_back: float
@@ -284,6 +283,10 @@ def _read(path: Path) -> str:
 
 # Settings that became part of the script pack's rules, and where to change them now.
 MOVED_TO_PACK = {
+    "timings.silent_step": (
+        "the silence before silent_caller's step 1 is its `after` in the script pack "
+        "(scripts_zh/situations.toml); override that situation in a deployment pack"
+    ),
     "timings.greeting_within": (
         "the greeting's window is the `first` of the standard's missing_greeting rule "
         "(scripts_zh/rules.toml); override that rule in a deployment pack"

@@ -97,7 +97,7 @@ def test_speed_option_must_be_a_finite_positive_factor(capsys, value):
 @pytest.mark.parametrize(
     "config, expected",
     [
-        ("[timings]\nsilent_step = -5.0\n", ":2: timings.silent_step: must be more than 0 to 86400, not -5.0"),
+        ("[timings]\ncrosstalk_overlap = -5.0\n", ":2: timings.crosstalk_overlap: must be more than 0 to 86400, not -5.0"),
         ("[timings]\ndead_air = 0\n", ":2: timings.dead_air: must be more than 0 to 86400, not 0"),
         ("[timings]\ndead_air = nan\n", ":2: timings.dead_air: must be more than 0 to 86400, not nan"),
         ("[timings]\n\nhold_check_back = inf\n", ":3: timings.hold_check_back: must be more than 0 to 86400, not inf"),

@@ -9,8 +9,10 @@ import pytest
 
 from callassist.cli import pack_to_text
 from callassist.engine import Engine
+from callassist.errors import ConfigError
 from callassist.inputs import LevelFrame, SpeechEnded, SpeechStarted
 from callassist.scriptpack import load_pack
+from callassist.settings import load_settings
 
 SLOW = Path(__file__).parent / "data" / "packs" / "slow_silence"
 
@@ -26,20 +28,21 @@ def steps(events, situation):
 
 def test_scripts_show_prints_the_deployed_steps(slow_pack):
     text = pack_to_text(slow_pack)
+    assert "silent_caller [situation] 来电无声（四步） (step 1 after 6 s)" in text
     block = text[text.index("silent_caller [situation]"):].split("\n")[1:5]
     assert [line.count("(then wait 8 s)") for line in block] == [1, 1, 1, 0]
     assert block[3].endswith("[hang up]")
 
 
-def test_a_four_step_silent_caller_fires_8_s_apart_and_hangs_up_at_step_4(slow_pack, settings):
+def test_a_four_step_silent_caller_starts_after_6_s_fires_8_s_apart_and_hangs_up_at_step_4(slow_pack, settings):
     engine = Engine(slow_pack, settings)
     engine.feed(SpeechStarted(0.5, "agent"))
     engine.feed(SpeechEnded(3.0, "agent"))
     raised = engine.advance(60.0)
     says = [step.say for step in slow_pack.situations["silent_caller"].steps]
-    # step 1 after timings.silent_step (5 s) of silence, then the pack's 8 s waits
+    # step 1 after the pack's 6 s of silence (`after`), then its 8 s waits
     assert steps(raised, "silent_caller") == [
-        (1, 8.0, says[0]), (2, 16.0, says[1]), (3, 24.0, says[2]), (4, 32.0, says[3])
+        (1, 9.0, says[0]), (2, 17.0, says[1]), (3, 25.0, says[2]), (4, 33.0, says[3])
     ]
     assert engine.state.ended_by == "silent_caller"
     assert engine.countdowns() == []
@@ -83,3 +86,14 @@ def test_a_disabled_situation_is_not_raised(tmp_path, settings):
     engine.feed(SpeechStarted(0.5, "agent"))
     engine.feed(SpeechEnded(3.0, "agent"))
     assert steps(engine.advance(60.0), "silent_caller") == []
+
+
+def test_the_standard_pack_shows_silent_caller_step_1_after_5_s(pack):
+    assert "silent_caller [situation] 来电无声 (step 1 after 5 s)" in pack_to_text(pack)
+
+
+def test_the_old_silent_step_setting_says_where_it_went(tmp_path):
+    config = tmp_path / "callassist.toml"
+    config.write_text("[timings]\nsilent_step = 8.0\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r":2: timings.silent_step: no longer a setting; .*`after`"):
+        load_settings(config)

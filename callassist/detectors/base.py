@@ -187,6 +187,7 @@ class ScriptSteps:
         situation = pack.situations.get(situation_id)
         self.id = situation_id
         self.steps: tuple[Step, ...] = situation.steps if situation else ()
+        self.after = situation.after if situation else None  # before step 1, where the pack times it
         self.reached = 0  # the last step raised; 0 before the first
 
     @property

@@ -1,9 +1,9 @@
 """Silent caller: after the agent speaks, no voice on the line (standard: 5 s per step).
 
-Step 1 comes `timings.silent_step` of silence after the agent stops. Each further step follows
-the pack's `wait` of the step before it, counted from that step or from the end of the agent's
-next utterance, whichever is later (without a `wait`, another `silent_step` of silence). The
-pack's hang-up step ends the call through the script. A caller turn resets it; a stretch
+Step 1 comes the pack's `after` (the standard: 5 s) of silence after the agent stops. Each
+further step follows the pack's `wait` of the step before it, counted from that step or from the
+end of the agent's next utterance, whichever is later (without a `wait`, another `after` of
+silence). The pack's hang-up step ends the call through the script. A caller turn resets it; a stretch
 shorter than `[acoustic] min_turn` (`turns`) does not, and a step that fell due during one
 fires when it ends, with that time.
 """
@@ -42,7 +42,9 @@ class SilentCallerDetector(Detector):
         self.anchor = None
 
     def _silence_needed(self) -> float:
-        return self.steps.wait or self.settings.timings.silent_step
+        needed = self.steps.wait or self.steps.after
+        assert needed is not None, "the pack gives a silent_caller with steps its `after`"
+        return needed
 
     def deadline(self) -> float | None:
         state = self.state
