@@ -90,10 +90,10 @@ class AnalyzerSettings:
     only once the model hears speech after its start with at least `follow_probability`. The
     model runs only when the turn would otherwise end (`hangover` after the last frame that went
     on with it), from a fresh state `follow_warmup` before the first weak frame, at the onset's
-    gain, and goes on (run whenever the turn would end again) until the next strong frame. After the last word,
-    bumps of a real room's noise 10-15 dB under the voice keep webrtcvad voiced for seconds,
-    never the model; and running the model on every chunk of a turn would cost three times the
-    rest of the analysis."""
+    gain, and goes on (run whenever the turn would end again) until the next strong frame.
+    After the last word, bumps of a real room's noise 10-15 dB under the voice keep webrtcvad
+    voiced for seconds, never the model; and running the model on every chunk of a turn would
+    cost three times the rest of the analysis."""
     follow_weak_db_8k: float = 18.0
     """`follow_weak_db` at 8 kHz, where the model scores some clear telephone-band speech under
     0.2 mid-sentence (FunASR test.pcm: 0.05-0.2 for a second): with 6 dB there it cut turns short
