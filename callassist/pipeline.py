@@ -250,6 +250,14 @@ class CallPipeline:
         channel.fed_frames += len(samples)
         channel.send(samples)
 
+    def hearing(self, speaker: Speaker) -> bool:
+        """The speaker's speech model is hearing a stretch (it holds a loaded model)."""
+        return self.channels[speaker].analyzer.hearing
+
+    def end_audio(self, speaker: Speaker) -> None:
+        """The speaker's audio has ended: what its analysis still holds open is decided now."""
+        self._push_all(self.channels[speaker].analyzer.flush(), _SPEAKER_RANK[speaker])
+
     def hold(self) -> HoldChanged:
         """The agent's hold key, now (returned so a replay can apply it again after a seek)."""
         item = HoldChanged(self.engine.state.now, not self._on_hold_after_pending())

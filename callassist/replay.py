@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from callassist.audio.recording import ChannelMap, Recording, channel_map, open_recording
 from callassist.detectors import DETECTORS, Detector
 from callassist.errors import CallassistError, InputFileError
@@ -21,6 +23,7 @@ from callassist.settings import Settings
 from callassist.transcript import read_transcript
 
 READ_BLOCK_SECONDS = 10.0
+REST_STEP_SECONDS = 0.1  # a channel whose speech model is hearing a stretch goes on in steps this long
 """How much of the file is read at a time. Results do not depend on it; the analysis pays a fixed
 numpy cost per block, so 10 s blocks replay a 10-minute call about 10% faster than 2 s blocks
 (benchmarks/bench_pipeline.py), for a few MiB of memory that does not grow with the call."""
@@ -141,13 +144,33 @@ def _drive(
     if recording is not None:
         end = max(end, recording.duration)
         if plan.channels:
-            for block in recording.blocks(READ_BLOCK_SECONDS):
-                for speaker, channel in plan.channels.items():
-                    pipeline.feed(speaker, block[:, channel])
-                pipeline.pump()
+            _feed_in_turns(pipeline, recording, plan.channels)
     elif request.duration is None:
         end = pipeline.settle(pipeline.transcript_end)
     pipeline.finish(end)
     if pipeline.recognition_errors:
         raise RuntimeError("; ".join(pipeline.recognition_errors))
     return pipeline
+
+
+def _feed_in_turns(pipeline: CallPipeline, recording: Recording, channels: dict[Speaker, int]) -> None:
+    """Feed the channels block by block, one block behind the file, leaving a channel for the next
+    only once its speech model rests: while the model hears a stretch, the channel goes on into
+    the block read ahead, in steps. So the channels' stretches are never heard at once and one
+    loaded model serves a call (a second one costs about 10 MiB). The analysis does not depend
+    on how its audio is cut, so the results are those of feeding whole blocks."""
+    step = max(1, round(REST_STEP_SECONDS * recording.sample_rate))
+    behind: dict[Speaker, np.ndarray] = {speaker: np.zeros(0, dtype=np.float32) for speaker in channels}
+    for block in recording.blocks(READ_BLOCK_SECONDS):
+        for speaker, column in channels.items():
+            if len(behind[speaker]):
+                pipeline.feed(speaker, behind[speaker])
+            ahead, fed = block[:, column], 0
+            while fed < len(ahead) and pipeline.hearing(speaker):
+                pipeline.feed(speaker, ahead[fed : fed + step])
+                fed += step
+            behind[speaker] = ahead[fed:]
+        pipeline.pump()
+    for speaker in channels:
+        pipeline.feed(speaker, behind[speaker])
+        pipeline.end_audio(speaker)  # its last stretch is decided (and its model back) before the next channel's

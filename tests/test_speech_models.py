@@ -8,7 +8,9 @@ import json
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile
 
 from callassist.audio import speech_confirm
 from callassist.audio.speech_confirm import SpeechConfirmer, load_ahead
@@ -18,6 +20,7 @@ from callassist.scriptpack import load_pack
 from callassist.settings import load_settings
 
 CALLS = Path(__file__).parent / "fixtures" / "calls"
+SAMPLE = Path(__file__).resolve().parents[1] / "callassist" / "samples" / "sample_call.wav"
 
 
 class FakeModel:
@@ -124,3 +127,14 @@ def test_a_replay_whose_speakers_take_turns_loads_one_model(real_loads: list[int
     report = replay(ReplayRequest(audio=CALLS / "normal.wav"), load_settings(None), load_pack([], {}))
     assert report.source.duration > 0
     assert real_loads == [16000]
+
+
+def test_a_long_replay_whose_channels_both_hear_stretches_loads_one_model(real_loads: list[int], tmp_path: Path) -> None:
+    """Ten minutes of the sample call: fed a whole block per channel in turn, some stretch of one
+    channel is still being heard when the other channel's next one starts (two models, 10 MiB
+    more); fed in turns that leave a channel only when its model rests, one model serves."""
+    piece, rate = soundfile.read(SAMPLE, dtype="int16", always_2d=True)
+    long_call = tmp_path / "ten_minutes.wav"
+    soundfile.write(long_call, np.tile(piece, (-(-600 * rate // len(piece)), 1))[: 600 * rate], rate, subtype="PCM_16")
+    replay(ReplayRequest(audio=long_call), load_settings(None), load_pack([], {}))
+    assert real_loads == [8000]

@@ -255,6 +255,11 @@ class ChannelAnalyzer:
         self._analyse(samples)
         return self._take_output()
 
+    @property
+    def hearing(self) -> bool:
+        """The speech-confirmation model is hearing a stretch (this channel holds a model)."""
+        return self._confirmer is not None and self._confirmer.running
+
     def reserve_model(self) -> None:
         """Load the speech-confirmation model now and hold it to the end of the stream (a live
         call: its first words must not wait for a model to load); otherwise one is borrowed
