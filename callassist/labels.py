@@ -97,7 +97,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "audio_ok": ("音频正常", "audio ok"),
     "reconnecting": ("正在重新连接", "reconnecting"),
     "overflows": ("输入溢出", "input overflows"),
-    "dropped": ("丢弃音频块", "dropped blocks"),
+    "dropped": ("丢弃音频块（分析跟不上）", "blocks dropped (analysis fell behind)"),
     "keys": ("按键", "keys"),
     "placeholders": (
         "开头语含占位符 {company}/{agent}：运行 callassist setup",

@@ -197,11 +197,13 @@ class RaisingSource:
 
 
 class OverflowingSource(FakeSource):
-    """A FakeSource whose device reports one input overflow for every `every` blocks read."""
+    """A FakeSource whose device reports one input overflow for every `every` blocks read, and
+    (with `drop_every`) one block dropped for every `drop_every` blocks read."""
 
-    def __init__(self, *args, every: int = 10, **kwargs) -> None:
+    def __init__(self, *args, every: int = 10, drop_every: int = 0, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._every = every
+        self._drop_every = drop_every
         self._blocks_read = 0
 
     def read(self, timeout: float) -> AudioBlock | None:
@@ -211,7 +213,10 @@ class OverflowingSource(FakeSource):
         return block
 
     def status(self) -> SourceStatus:
-        return SourceStatus(overflows=self._blocks_read // self._every, stalled=super().status().stalled)
+        dropped = self._blocks_read // self._drop_every if self._drop_every else 0
+        return SourceStatus(
+            overflows=self._blocks_read // self._every, dropped_blocks=dropped, stalled=super().status().stalled
+        )
 class ScriptedRecognition:
     """A recogniser that "hears" a given transcript, for tests of what consumes recognition.
 

@@ -241,6 +241,26 @@ def test_overflows_are_counted_on_screen_as_they_happen(settings, pack):
     counts = [m.overflows for m in messages if isinstance(m, DeviceProblem)]
     assert len(set(counts)) >= 2 and counts == sorted(counts), counts  # rising counts, without a stall
     assert counts[-1] >= 5
+    assert {m.dropped_blocks for m in messages if isinstance(m, DeviceProblem)} == {0}  # no drop: none counted
+
+
+def test_dropped_blocks_are_counted_apart_from_device_overflows(settings, pack):
+    """A block the session dropped (analysis behind) is not an input overflow (the device's
+    loss): the screen gets each count on its own, as the source reports them."""
+    from fakes import OverflowingSource
+
+    samples, rate = soundfile.read(CALLS / "normal.wav", dtype="float32")
+    messages: list = []
+    source = OverflowingSource(samples[: 4 * rate], rate, every=10, drop_every=3, block_seconds=0.05)
+    session = CallSession([source], STEREO, pack, settings, messages.append)
+    session.start_call()
+    run_for(session, 2.0)
+    shown = [(m.overflows, m.dropped_blocks) for m in messages if isinstance(m, DeviceProblem)]
+    status = source.status()
+    assert shown[-1][1] >= 10 and shown[-1][0] < shown[-1][1]
+    # the last counts shown are the source's, at most half a second (10 blocks) behind
+    assert 0 <= status.overflows - shown[-1][0] <= 1 and 0 <= status.dropped_blocks - shown[-1][1] <= 4
+    assert all(dropped >= 3 * overflows for overflows, dropped in shown), shown  # 1 in 3 blocks vs 1 in 10
 
 
 def run_live_call(sources: list, wiring: Wiring, settings, pack, tmp_path: Path) -> list:

@@ -203,3 +203,16 @@ def test_demo_seeks_leave_one_verdict_on_screen(pack, settings):
             await pilot.press("q")
 
     asyncio.run(scenario())
+
+
+def test_the_device_line_names_overflows_and_dropped_blocks_apart():
+    from callassist.labels import standard_labels
+    from callassist.live.messages import DeviceProblem
+    from callassist.ui.app import device_line
+
+    zh, en = standard_labels("zh"), standard_labels("en")
+    assert device_line(DeviceProblem(None, overflows=3, dropped_blocks=5), zh) == "音频正常  输入溢出: 3  丢弃音频块（分析跟不上）: 5"
+    assert device_line(DeviceProblem(None, overflows=0, dropped_blocks=5), en) == "audio ok  blocks dropped (analysis fell behind): 5"
+    assert device_line(DeviceProblem("no audio from USB Headset", overflows=2), en) == (
+        "⚠ no audio from USB Headset — reconnecting…  input overflows: 2"
+    )

@@ -101,10 +101,14 @@ class Jumped:
 
 @dataclass(frozen=True)
 class DeviceProblem:
-    """Audio stopped arriving, or the device reported trouble; None text: resolved."""
+    """Audio stopped arriving, or the device reported trouble; None text: resolved. The counts
+    are two different losses, shown apart: `overflows`, input overflows the device reported
+    (samples it had that nobody took in time), and `dropped_blocks`, blocks the session threw
+    away itself because the analysis fell behind."""
 
     text: str | None
     overflows: int = 0
+    dropped_blocks: int = 0
 
 
 @dataclass(frozen=True)

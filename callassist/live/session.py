@@ -211,7 +211,7 @@ class CallSession:
         self.next_tick = 0.0
         self.last_reopen = 0.0
         self.device_problem: str | None = None
-        self.losses_shown = (0, 0.0)  # overflows + dropped blocks on screen, and when they were sent
+        self.losses_shown = ((0, 0), 0.0)  # (overflows, dropped blocks) on screen, and when they were sent
         self.read_errors: dict[int, tuple[str, float]] = {}  # source index -> its read's error, when
         self.failures_shown: dict[str, tuple[float, int]] = {}  # failure text -> last shown, repeats since
         self.paused = False
@@ -564,14 +564,14 @@ class CallSession:
             elif status.error:
                 problems.append(f"{source.name}: {status.error}")
         statuses = [source.status() for source in self.sources]
-        losses = sum(status.overflows + status.dropped_blocks for status in statuses)
+        losses = (sum(status.overflows for status in statuses), sum(status.dropped_blocks for status in statuses))
         text = "; ".join(problems) or None
         shown, shown_at = self.losses_shown
         counts_due = losses != shown and now - shown_at >= COUNTS_SHOWN_EVERY
         if text != self.device_problem or counts_due:  # overflows are counted on screen as they happen
             self.device_problem = text
             self.losses_shown = (losses, now)
-            self.deliver(DeviceProblem(text, losses))
+            self.deliver(DeviceProblem(text, *losses))
 
     # ------------------------------------------------------------------ the screen's clock
 

@@ -75,6 +75,17 @@ def key_display(key: str) -> str:
     return KEY_NAMES.get(key, key)
 
 
+def device_line(problem: DeviceProblem, labels: Labels) -> str:
+    """The device line: the problem (or that audio is fine), then the input overflows the device
+    reported and the blocks the session dropped, each under its own label: they are different
+    losses with different fixes (a busy machine or USB bus; an analysis too slow for this machine)."""
+    counts = (("overflows", problem.overflows), ("dropped", problem.dropped_blocks))
+    note = "".join(f"  {labels.word(key)}: {count}" for key, count in counts if count)
+    if problem.text:
+        return f"⚠ {problem.text} — {labels.word('reconnecting')}…{note}"
+    return f"{labels.word('audio_ok')}{note}"
+
+
 class SessionUpdate(Message):
     """A session message crossing from the worker thread into the app."""
 
@@ -268,12 +279,11 @@ class CallAssistApp(App[None]):
                 if error:
                     self.notify(error, title=labels.word("not_saved"), severity="error", timeout=30)
                 self.query_one(StatusBar).show(self.status)
-            case DeviceProblem(text=text, overflows=overflows):
+            case DeviceProblem(text=text, overflows=overflows, dropped_blocks=dropped):
                 device = self.query_one("#device", Static)
-                device.display = bool(text or overflows)
+                device.display = bool(text or overflows or dropped)
                 device.set_class(bool(text), "problem")
-                note = f"  {labels.word('overflows')}: {overflows}" if overflows else ""
-                device.update(f"⚠ {text} — {labels.word('reconnecting')}…{note}" if text else f"{labels.word('audio_ok')}{note}")
+                device.update(device_line(update, labels))
             case WorkerFailed(text=text) if not quiet:
                 self.notify(text, title=labels.word("analysis_error"), severity="error", timeout=10)
             case ReplayFinished():
