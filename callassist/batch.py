@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from callassist import __version__
 from callassist.errors import CallassistError, InputFileError
@@ -376,6 +376,10 @@ class CallScorer:
         self.rules = rules_digest(self.settings.to_json(), self.pack.sources, options)
         self.speech_model = None
 
+    def ready(self) -> bool:
+        """Answers once the scorer is loaded (a Ray actor's first call waits for its __init__)."""
+        return True
+
     def _model(self):
         if self.speech_model is None:
             from callassist.recognition import open_speech_model
@@ -513,6 +517,15 @@ def call_time_limit(job: CallJob, options: BatchOptions) -> float:
     return options.call_timeout + 2.0 * seconds
 
 
+def over_time_limit(job: CallJob, options: BatchOptions) -> str:
+    limit = call_time_limit(job, options)
+    return f"{job.source}: took longer than its time limit ({limit:.0f} s; see --call-timeout); stopped"
+
+
+def worker_ended(job: CallJob, detail: str) -> str:
+    return f"{job.source}: the worker scoring it ended unexpectedly ({detail}); out of memory?"
+
+
 def run_local(jobs: list[CallJob], options: BatchOptions, progress: Progress) -> list[CallOutcome]:
     """Calls in parallel across worker processes (spawned: the same on Windows). A call over its
     time limit, or whose worker dies, is listed as failed and its worker replaced."""
@@ -570,10 +583,9 @@ def run_local(jobs: list[CallJob], options: BatchOptions, progress: Progress) ->
                 job = worker.job
                 _stop(worker)
                 if late:
-                    limit = call_time_limit(job, options)
-                    reason = f"{job.source}: took longer than its time limit ({limit:.0f} s; see --call-timeout); stopped"
+                    reason = over_time_limit(job, options)
                 else:
-                    reason = f"{job.source}: the worker scoring it ended unexpectedly (exit code {worker.process.exitcode}); out of memory?"
+                    reason = worker_ended(job, f"exit code {worker.process.exitcode}")
                 finish(CallOutcome(job.report_name, error=reason))
                 replacement = start()
                 workers[workers.index(worker)] = replacement
@@ -601,24 +613,142 @@ def _stop(worker: _Worker) -> None:
     worker.connection.close()
 
 
+class RemoteWorkers(Protocol):
+    """Workers elsewhere (Ray actors), as `run_remote` drives them: each call it submits gives a
+    handle to wait on. The seam lets the scheduling be tested without Ray."""
+
+    def start(self) -> Any:
+        """A new worker; it loads settings, pack and model before it answers."""
+
+    def ready(self, worker: Any) -> Any:
+        """A handle that completes once `worker` has loaded what it needs."""
+
+    def submit(self, worker: Any, job: CallJob) -> Any:
+        """A handle on the outcome of `worker` scoring `job`."""
+
+    def wait(self, handles: list[Any], timeout: float) -> list[Any]:
+        """The handles of `handles` complete within `timeout` seconds (none when none are)."""
+
+    def result(self, handle: Any) -> Any:
+        """What a complete handle holds; raises when its worker died or its call raised."""
+
+    def stop(self, worker: Any) -> None:
+        """End `worker` now, even mid-call."""
+
+
+@dataclass
+class _RemoteWorker:
+    worker: Any
+    handle: Any  # its readiness while it starts, then its call's outcome
+    job: CallJob | None = None
+    deadline: float = 0.0
+    ready: bool = False
+
+
+def run_remote(jobs: list[CallJob], options: BatchOptions, progress: Progress, remote: RemoteWorkers, count: int) -> list[CallOutcome]:
+    """Calls across `count` remote workers with the local pool's rules: a call over its time
+    limit (from when its worker is ready; a worker gets STARTUP_SECONDS more to get ready), or
+    whose worker dies, is listed as failed with its reason and its worker replaced."""
+    pending = deque(jobs)
+    outcomes: list[CallOutcome] = []
+    workers: list[_RemoteWorker] = []
+
+    def start() -> _RemoteWorker:
+        worker = remote.start()
+        started = _RemoteWorker(worker, remote.ready(worker))
+        if pending:
+            started.job = pending.popleft()
+            started.deadline = time.monotonic() + STARTUP_SECONDS + call_time_limit(started.job, options)
+        return started
+
+    def assign(worker: _RemoteWorker) -> None:
+        worker.job = None
+        if pending:
+            worker.job = pending.popleft()
+            worker.deadline = time.monotonic() + call_time_limit(worker.job, options)
+            worker.handle = remote.submit(worker.worker, worker.job)
+
+    def finish(outcome: CallOutcome) -> None:
+        outcomes.append(outcome)
+        progress.add(outcome)
+
+    try:
+        workers += [start() for _ in range(max(1, min(count, len(jobs))))]
+        while busy := [w for w in workers if w.job is not None]:
+            timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
+            done = remote.wait([w.handle for w in busy], timeout)
+            for worker in busy:
+                assert worker.job is not None
+                job = worker.job
+                if any(handle is worker.handle for handle in done):
+                    try:
+                        answer = remote.result(worker.handle)
+                    except Exception as error:  # the actor died (or its call raised): listed, replaced
+                        detail = " ".join(f"{type(error).__name__}: {error}".split())[:300]
+                        reason = worker_ended(job, detail)
+                    else:
+                        if not worker.ready:  # loaded: its first call goes out, its time limit starts now
+                            worker.ready = True
+                            worker.deadline = time.monotonic() + call_time_limit(job, options)
+                            worker.handle = remote.submit(worker.worker, job)
+                        else:
+                            finish(answer)
+                            assign(worker)
+                        continue
+                elif time.monotonic() >= worker.deadline:
+                    reason = over_time_limit(job, options)
+                else:
+                    continue
+                remote.stop(worker.worker)
+                finish(CallOutcome(job.report_name, error=reason))
+                replacement = start()
+                workers[workers.index(worker)] = replacement
+    finally:
+        for worker in workers:
+            remote.stop(worker.worker)
+    return outcomes
+
+
+class _RayWorkers:
+    """`RemoteWorkers` as Ray actors, each a `CallScorer` holding the loaded model."""
+
+    def __init__(self, ray: Any, options: BatchOptions) -> None:
+        self.ray = ray
+        self.options = options
+        self.actor = ray.remote(CallScorer)
+
+    def start(self) -> Any:
+        return self.actor.remote(self.options)
+
+    def ready(self, worker: Any) -> Any:
+        return worker.ready.remote()
+
+    def submit(self, worker: Any, job: CallJob) -> Any:
+        return worker.score.remote(job)
+
+    def wait(self, handles: list[Any], timeout: float) -> list[Any]:
+        done, _ = self.ray.wait(handles, num_returns=1, timeout=timeout)
+        return done
+
+    def result(self, handle: Any) -> Any:
+        return self.ray.get(handle)
+
+    def stop(self, worker: Any) -> None:
+        self.ray.kill(worker, no_restart=True)
+
+
 def run_on_ray(jobs: list[CallJob], options: BatchOptions, progress: Progress) -> list[CallOutcome]:
-    """The same scoring on a Ray cluster: one actor per worker holds the loaded model."""
+    """The same scoring on a Ray cluster: one actor per worker holds the loaded model; the same
+    per-call time limit and failure reporting as the local pool (`run_remote`)."""
     try:
         import ray
-        from ray.util import ActorPool
     except ImportError:
         raise CallassistError("--cluster needs Ray: pip install 'callassist[ray]'") from None
     ray.init(address=None if options.cluster == "auto" else options.cluster, ignore_reinit_error=True,
              include_dashboard=False, log_to_driver=False)
     try:
-        actor = ray.remote(CallScorer)
-        workers = options.workers or int(ray.available_resources().get("CPU", 1))
-        pool = ActorPool([actor.remote(options) for _ in range(max(1, workers))])
-        outcomes = []
-        for outcome in pool.map_unordered(lambda scorer, job: scorer.score.remote(job), jobs):
-            outcomes.append(outcome)
-            progress.add(outcome)
-        return outcomes
+        count = options.workers or int(ray.available_resources().get("CPU", 1))
+        return run_remote(jobs, options, progress, _RayWorkers(ray, options), count)
     finally:
         ray.shutdown()
 

@@ -256,6 +256,91 @@ def test_a_call_over_its_time_limit_is_stopped_and_listed(tmp_path):
     assert report_names(out) == ["short"]
 
 
+class FakeRemote:
+    """Remote workers (as Ray actors are driven) in this process: a call named `hangs` never
+    answers, one named `dies` loses its worker; every other call is scored at once."""
+
+    def __init__(self) -> None:
+        self.started: list[int] = []
+        self.stopped: list[int] = []
+        self.calls: list[tuple[int, str]] = []
+
+    def start(self) -> int:
+        self.started.append(len(self.started))
+        return self.started[-1]
+
+    def ready(self, worker: int):
+        from concurrent.futures import Future
+
+        future: Future = Future()
+        future.set_result(True)
+        return future
+
+    def submit(self, worker: int, job):
+        from concurrent.futures import Future
+
+        from callassist.batch import CallOutcome
+
+        self.calls.append((worker, job.name))
+        future: Future = Future()
+        if job.name == "dies":
+            future.set_exception(RuntimeError("The actor died unexpectedly before finishing this task."))
+        elif job.name != "hangs":
+            future.set_result(CallOutcome(job.report_name, Path(f"{job.name}.json"), duration=1.0))
+        return future
+
+    def wait(self, handles, timeout):
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        return list(wait(handles, timeout, return_when=FIRST_COMPLETED).done)
+
+    def result(self, handle):
+        return handle.result()
+
+    def stop(self, worker: int) -> None:
+        self.stopped.append(worker)
+
+
+def test_remote_workers_have_the_local_time_limit_and_failure_reporting(tmp_path):
+    """`--cluster` runs (through the seam Ray is driven by): a call that never answers is
+    stopped at its time limit and listed, a call whose worker dies is listed, each worker
+    replaced; the calls after them are scored; nothing is lost and nothing hangs."""
+    from callassist.batch import CallJob, Progress, run_remote
+
+    jobs = [CallJob(name, None, Path(f"{name}.jsonl")) for name in ("first", "hangs", "dies", "after1", "after2")]
+    remote = FakeRemote()
+    started = time.monotonic()
+    outcomes = run_remote(jobs, options(tmp_path, call_timeout=1.0), Progress(len(jobs), open(os.devnull, "w")), remote, 2)
+    took = time.monotonic() - started
+    assert 1.0 <= took < 3.0, took  # stopped at its limit (1 s), not after
+    by_name = {o.name: o for o in outcomes}
+    assert sorted(by_name) == sorted(j.name for j in jobs) and len(outcomes) == len(jobs)
+    assert by_name["hangs"].error == "hangs.jsonl: took longer than its time limit (1 s; see --call-timeout); stopped"
+    assert by_name["dies"].error == (
+        "dies.jsonl: the worker scoring it ended unexpectedly (RuntimeError: The actor died unexpectedly before "
+        "finishing this task.); out of memory?"
+    )
+    assert [name for name, o in by_name.items() if o.error is None] == ["first", "after1", "after2"]
+    hung_on = next(worker for worker, name in remote.calls if name == "hangs")
+    died_on = next(worker for worker, name in remote.calls if name == "dies")
+    assert hung_on in remote.stopped and died_on in remote.stopped
+    assert len(remote.started) == 4  # two, and one replacement for each lost worker
+    assert sorted(remote.stopped) == remote.started  # every worker ended at the end
+
+
+def test_a_call_over_its_time_limit_on_a_local_ray_instance_is_stopped_and_listed(tmp_path):
+    pytest.importorskip("ray")
+    calls, out = tmp_path / "calls", tmp_path / "out"
+    long_transcript(calls / "endless.jsonl", 60_000)
+    transcript(calls / "short.jsonl", "您好")
+    started = time.monotonic()
+    result = run_batch([calls], options(out, call_timeout=3.0, cluster="auto"))
+    assert time.monotonic() - started < 90
+    (failure,) = result.failures
+    assert failure.name == "endless" and "took longer than its time limit (3 s; see --call-timeout); stopped" in failure.error
+    assert report_names(out) == ["short"]
+
+
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the workers through /proc")
 def test_workers_exit_when_their_parent_is_killed(tmp_path):
     calls, out = tmp_path / "calls", tmp_path / "out"
