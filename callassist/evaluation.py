@@ -22,6 +22,7 @@ from statistics import mean
 
 from callassist.errors import InputFileError
 from callassist.events import Event
+from callassist.reporting.masking import find_masked_file
 
 DEFAULT_TOLERANCE = 1.0
 
@@ -158,7 +159,9 @@ def format_table(per_id: dict[str, IdScore], calls: int) -> str:
 
 def named_sources(labels: Path) -> tuple[Path | None, Path | None]:
     """The recording and transcript a labels file names (`audio`, `transcript`: as the review
-    page writes them beside a batch report), relative paths from the labels file's folder."""
+    page writes them beside a batch report), relative paths from the labels file's folder. A
+    masked batch's labels name them masked: the one file a name stands for, `*` for digits, is
+    found (`find_masked_file`)."""
     try:
         data = json.loads(labels.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
@@ -168,7 +171,10 @@ def named_sources(labels: Path) -> tuple[Path | None, Path | None]:
         value = data.get(key) if isinstance(data, dict) else None
         path = labels.parent / value if isinstance(value, str) and value else None
         if path is not None and not path.is_file():
-            raise InputFileError.at(labels, f"names a {key} file that is missing: {path}")
+            found = find_masked_file(path)
+            if found is None:
+                raise InputFileError.at(labels, f"names a {key} file that is missing: {path}")
+            path = found
         named.append(path)
     if named == [None, None]:
         raise InputFileError.at(labels, "has no recording or transcript beside it (and names none)")

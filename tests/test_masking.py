@@ -174,3 +174,19 @@ def test_mask_report_does_not_change_its_input():
     untouched = copy.deepcopy(original)
     mask_report(original)
     assert original == untouched
+
+
+def test_a_masked_path_finds_the_one_file_it_stands_for(tmp_path):
+    from callassist.reporting.masking import find_masked_file, mask_free_text
+
+    folder = tmp_path / "客户13912345678"
+    folder.mkdir()
+    spoken = folder / "幺三九一二三四五六七八.wav"  # the number in spoken digits
+    spoken.write_bytes(b"x")
+    masked = mask_free_text(str(spoken))
+    assert masked.endswith("客户*******5678/*******五六七八.wav")
+    assert find_masked_file(Path(masked)) == spoken
+    (folder / "幺三九一二三零五六七八.wav").write_bytes(b"y")  # another number that masks alike
+    assert find_masked_file(Path(masked)) is None  # two files fit: neither is guessed
+    assert find_masked_file(Path(mask_free_text(str(folder / "x.wav")))) is None  # no such file
+    assert find_masked_file(tmp_path / "客户*******5678") is None  # a folder is not a file

@@ -222,3 +222,61 @@ def test_the_page_in_a_browser_plays_seeks_and_saves_a_false_alarm_that_eval_cou
     assert not list(labels.parent.glob(".*.tmp"))  # written atomically: no leftovers
     # After: the next eval run counts it as a false alarm.
     assert eval_row(batch_out, "long_silence")[1:5] == ["0", "0", "1", "0%"]
+
+
+def test_a_masked_batchs_labels_name_its_files_masked_and_relative_and_eval_still_finds_them(tmp_path):
+    """With --mask, what the review page writes leaks no number and no absolute path: not the
+    recording's name (a caller's number), not a link's target, not a note's number; and eval
+    still finds each call's recording and transcript from the labels file alone."""
+    from callassist.evaluation import labelled_calls
+    from test_masking_outputs import leaks
+
+    phone, linked_phone = "13912345678", "13987654321"
+    calls, elsewhere, out = tmp_path / "calls", tmp_path / "elsewhere", tmp_path / "out"
+    (calls / f"客户{phone}").mkdir(parents=True)
+    elsewhere.mkdir()
+    named = calls / f"客户{phone}" / f"来电{phone}"
+    for suffix in (".wav", ".jsonl"):
+        shutil.copy(RULE_CALLS / f"angry_promise{suffix}", named.with_suffix(suffix))
+    shutil.copy(RULE_CALLS / "fatal_callback.wav", elsewhere / f"{linked_phone}.wav")
+    (calls / "转接.wav").symlink_to(elsewhere / f"{linked_phone}.wav")
+    shutil.copy(RULE_CALLS / "fatal_callback.jsonl", calls / "转接.jsonl")
+    result = run_batch([calls], BatchOptions(out=out, workers=1, asr="none", mask=True, scripts=(EXAMPLE,)),
+                       stream=open(tmp_path / "progress.txt", "w"))
+    assert not result.failures
+    names = sorted(p.relative_to(out / "calls").as_posix().removesuffix(".json")
+                   for p in (out / "calls").rglob("*.json"))
+    assert names == ["客户*******5678/来电*******5678", "转接"]
+    expected_audio = {names[0]: named.with_suffix(".wav"), names[1]: elsewhere / f"{linked_phone}.wav"}
+    expected_transcript = {names[0]: named.with_suffix(".jsonl"), names[1]: calls / "转接.jsonl"}
+
+    server = make_server(out, 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        for name in names:
+            from urllib.parse import quote
+
+            response, data = request(server, f"/audio/{quote(name)}")
+            assert response.status == 200 and data == expected_audio[name].read_bytes()
+            body = json.dumps({"index": 0, "verdict": "confirmed", "note": f"客户说号码是{phone}"}, ensure_ascii=False)
+            response, _ = request(server, f"/api/verdict/{quote(name)}", "POST", {"Content-Type": "application/json"}, body.encode())
+            assert response.status == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    for name in names:
+        labels = out / "calls" / f"{name}.labels.json"
+        text = labels.read_text(encoding="utf-8")
+        assert not leaks(text, [phone, linked_phone]), leaks(text, [phone, linked_phone])
+        assert str(tmp_path) not in text and "elsewhere" not in text
+        saved = json.loads(text)
+        assert [v["note"] for v in saved["review"]] == ["客户说号码是*******5678"]
+        assert not Path(saved["audio"]).is_absolute() and not Path(saved["transcript"]).is_absolute()
+    found = {labels.relative_to(out / "calls").as_posix().removesuffix(".labels.json"): (audio, transcript)
+             for labels, audio, transcript in labelled_calls(out / "calls")}
+    assert set(found) == set(names)
+    for name, (audio, transcript) in found.items():
+        assert audio.samefile(expected_audio[name]) and transcript.samefile(expected_transcript[name])

@@ -45,9 +45,11 @@ from __future__ import annotations
 
 import copy
 import datetime
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 Kind = Literal["phone", "id_card", "bank_card"]
@@ -208,6 +210,40 @@ def mask_free_text(text: str, secrets: Sequence[str] | set[str] = ()) -> str:
             for index in positions[:-KEPT_DIGITS]:
                 masked[index] = MASK
     return "".join(masked)
+
+
+MASKED_PATH_MATCHES = 64  # files a masked path is matched against at most, per folder level
+
+
+def find_masked_file(path: Path) -> Path | None:
+    """The one existing file whose path reads as `path` once masked: each `*` of `path` that is
+    not in the real name stands for one digit character (masking keeps a text's length). A
+    masked report names its recording so; the review page and `callassist eval` find it through
+    this. None when no file, or more than one, fits."""
+    normal = Path(os.path.normpath(path))
+    parts = normal.parts
+    found = [Path(parts[0])] if normal.is_absolute() else [Path()]
+    for part in parts[1:] if normal.is_absolute() else parts:
+        fitting: list[Path] = []
+        for folder in found:
+            if (folder / part).exists():
+                fitting.append(folder / part)
+            elif MASK in part:
+                try:
+                    names = [entry.name for entry in os.scandir(folder)]
+                except OSError:
+                    continue
+                fitting += [folder / name for name in sorted(names) if _reads_as(name, part)]
+        found = fitting[:MASKED_PATH_MATCHES]
+    files = [candidate for candidate in found if candidate.is_file()]
+    return files[0] if len(files) == 1 else None
+
+
+def _reads_as(name: str, masked: str) -> bool:
+    """`name`, masked, could read as `masked`: the same but digits where `masked` has `*`."""
+    return len(name) == len(masked) and all(
+        real == shown or (shown == MASK and real in _DIGIT_VALUES) for real, shown in zip(name, masked)
+    )
 
 
 def _shares_digits(digits: str, secret: str) -> bool:

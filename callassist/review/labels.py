@@ -5,7 +5,9 @@ Every event of the report that is not marked a false alarm is written as expecte
 an event a QA lead has not disputed stands, as in an appeal process. A false alarm is left out
 of `expect`, so the next `callassist eval` counts it against its rule's precision. `review`
 keeps every verdict with its note; `audio`, `transcript` and `duration` let eval replay the
-call from the labels file alone.
+call from the labels file alone. The two paths are relative to the labels file's folder and are
+the report's own (masked, and with `*` for digits, when the report is; `callassist eval` finds the
+file a masked path stands for); a masked report's notes are masked as they are saved.
 """
 
 from __future__ import annotations
@@ -89,6 +91,10 @@ def save_verdict(
     else:
         event = events[index]
         at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        if report["call"].get("masked"):  # a masked report's labels are masked too: a note can hold a number
+            from callassist.reporting.masking import mask_free_text
+
+            note = mask_free_text(note)
         verdicts[index] = EventVerdict(index, event["id"], event["t"], verdict, note[:NOTE_LIMIT], at)
     write_json_atomically(path, labels_document(report, verdicts, sources))
     return verdicts

@@ -19,6 +19,7 @@ from __future__ import annotations
 import html
 import json
 import mimetypes
+import os
 import re
 from functools import partial
 from http import HTTPStatus
@@ -29,6 +30,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from callassist.errors import InputFileError
+from callassist.reporting.masking import find_masked_file
 from callassist.review.labels import VERDICTS, labels_path, read_verdicts, save_verdict
 
 LOOPBACK = "127.0.0.1"
@@ -48,6 +50,7 @@ class ReviewSite:
 
     def __init__(self, out: Path) -> None:
         self.out = out.resolve()
+        self.given = Path(os.path.abspath(out))  # as named, links kept: labels name files relative to it
         self.calls = self.out / "calls"
         if not self.calls.is_dir():
             raise InputFileError.at(out, "has no calls/ folder: give the --out folder of a `callassist batch` run")
@@ -75,20 +78,37 @@ class ReviewSite:
         except (OSError, ValueError):
             raise Refused(HTTPStatus.NOT_FOUND, f"the report of call {name!r} cannot be read") from None
 
-    def source(self, recorded: str | None) -> Path | None:
+    def locate(self, recorded: str | None, masked: bool) -> tuple[Path, Path] | None:
         """A file a report names (as given to the batch: absolute, or relative to where it ran,
-        tried from the working folder and from the output folder's parent)."""
+        tried from the working folder and from the output folder's parent), as (the file, the
+        report's name for it made absolute). A masked report's name has `*` for digits: the
+        one file it can stand for is found (`find_masked_file`)."""
         if not recorded:
             return None
         path = Path(recorded)
-        for candidate in ((path,) if path.is_absolute() else (Path.cwd() / path, self.out.parent / path)):
-            if candidate.is_file():
-                return candidate.resolve()
+        for candidate in ((path,) if path.is_absolute() else (Path.cwd() / path, self.given.parent / path)):
+            named = Path(os.path.abspath(candidate))
+            file = named if named.is_file() else find_masked_file(named) if masked else None
+            if file is not None:
+                return file.resolve(), named
         return None
 
-    def sources(self, report: dict[str, Any]) -> dict[str, str | None]:
-        found = {key: self.source(report["call"].get(key)) for key in ("audio", "transcript")}
-        return {key: str(path) if path else None for key, path in found.items()}
+    def source(self, report: dict[str, Any], key: str) -> Path | None:
+        """The call's recording (`audio`) or transcript, if it can be found."""
+        found = self.locate(report["call"].get(key), bool(report["call"].get("masked")))
+        return found[0] if found else None
+
+    def sources(self, report: dict[str, Any], report_path: Path) -> dict[str, str | None]:
+        """What a labels file beside the report names: the report's own names for its recording
+        and transcript (masked when the report is; never a link's target), relative to the labels
+        file's folder, which `callassist eval` reads them from."""
+        folder = self.given / labels_path(report_path).parent.relative_to(self.out)
+        masked = bool(report["call"].get("masked"))
+        named = {}
+        for key in ("audio", "transcript"):
+            found = self.locate(report["call"].get(key), masked)
+            named[key] = None if found is None else _relative(found[1], folder)
+        return named
 
     def names(self) -> list[str]:
         return sorted(
@@ -155,7 +175,7 @@ class ReviewHandler(BaseHTTPRequestHandler):
             self._send_json(self._call(path.removeprefix("/api/call/")))
         elif path.startswith("/audio/"):
             name = path.removeprefix("/audio/")
-            audio = self.site.source(self.site.report(name)["call"].get("audio"))
+            audio = self.site.source(self.site.report(name), "audio")
             if audio is None:
                 raise Refused(HTTPStatus.NOT_FOUND, f"the recording of call {name!r} is not available")
             self._send_file(audio)
@@ -187,7 +207,7 @@ class ReviewHandler(BaseHTTPRequestHandler):
         if 0 <= index < len(report["events"]) and body.get("id") not in (None, report["events"][index]["id"]):
             raise Refused(HTTPStatus.CONFLICT, "the report changed: reload the page")
         try:
-            verdicts = save_verdict(report_path, report, index, verdict, note, self.site.sources(report))
+            verdicts = save_verdict(report_path, report, index, verdict, note, self.site.sources(report, report_path))
         except ValueError as error:
             raise Refused(HTTPStatus.BAD_REQUEST, str(error)) from None
         self._send_json({"saved": labels_path(report_path).name, "verdicts": _verdicts_json(verdicts)})
@@ -197,7 +217,7 @@ class ReviewHandler(BaseHTTPRequestHandler):
     def _call(self, name: str) -> dict[str, Any]:
         report_path = self.site.report_path(name)
         report = self.site.report(name)
-        audio = self.site.source(report["call"].get("audio"))
+        audio = self.site.source(report, "audio")
         return {
             "name": name,
             "report": report,
@@ -279,6 +299,15 @@ class ReviewHandler(BaseHTTPRequestHandler):
                     break
                 self.wfile.write(chunk)
                 left -= len(chunk)
+
+
+def _relative(path: Path, folder: Path) -> str:
+    """`path` relative to `folder` (lexically: links are not followed); as it is when it lies on
+    another drive (Windows)."""
+    try:
+        return Path(os.path.relpath(path, folder)).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _verdicts_json(verdicts) -> dict[str, dict[str, Any]]:
