@@ -233,6 +233,8 @@ class Engine:
                 pending[pending.index(event)] = better
 
     def _take(self) -> list[Event]:
+        if not self._new:  # most inputs raise nothing
+            return []
         new = sorted(self._new, key=lambda e: (e.t, e.id))  # not in detector order
         self._new.clear()
         self.events.extend(new)

@@ -21,8 +21,6 @@ from functools import lru_cache
 from itertools import count
 from typing import TYPE_CHECKING
 
-from rapidfuzz import fuzz
-from rapidfuzz.distance import Indel
 
 if TYPE_CHECKING:
     import numpy as np
@@ -183,6 +181,8 @@ def _rescore(needle: str, hay: str, lo: int, hi: int) -> tuple[float, int, int]:
     rapidfuzz's partial ratio compares a window exactly as wide as the phrase, which
     under-scores a phrase interrupted by an extra syllable and pads the span with neighbours.
     """
+    from rapidfuzz.distance import Indel  # imported when text is first matched: an acoustic-only run never is
+
     blocks = [b for b in Indel.opcodes(needle, hay[lo:hi]).as_matching_blocks() if b.size]
     best = (0.0, lo, lo)
     for i, first in enumerate(blocks):
@@ -206,6 +206,8 @@ def _align(needle: str, hay: str, cutoff: float) -> tuple[float, int, int] | Non
     if len(hay) <= len(needle):
         found = _rescore(needle, hay, 0, len(hay))
     else:
+        from rapidfuzz import fuzz  # imported when text is first matched (see _rescore)
+
         window = fuzz.partial_ratio_alignment(
             needle, hay, score_cutoff=max(0.0, cutoff - _PREFILTER_SLACK)
         )
