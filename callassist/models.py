@@ -224,10 +224,42 @@ def installed_copies(name: str) -> list[tuple[Path, str | None]]:
 # ---------------------------------------------------------------- loading
 
 
-# ---------------------------------------------------------------- dither
+# ---------------------------------------------------------------- decoding settings written into the model
 
 FEATURE_CONF = "conf/mfcc.conf"
 DITHER_OFF = "--dither=0.0"
+DECODER_CONF = "conf/model.conf"
+FRAMES_PER_CHUNK = 12
+"""Frames (10 ms) the acoustic model computes at a time (Kaldi's default: 20, rounded up to 21).
+A partial result can only change once a chunk is computed, so the chunk is part of every flag's
+delay. Measured with the Korean model on 180 s of speech fed as a live call is
+(benchmarks/bench_recognition.py): median flag delay 0.62 s with the default chunk, 0.58 s with
+15 frames, 0.51 s with 12; the recognition CPU per audio second rises by about 6% and 15%
+(smaller matrix products)."""
+
+
+def _last_value(folder: Path, conf_name: str, option: str) -> str | None:
+    """The value a Kaldi config file gives `option` (the last one wins), if any."""
+    try:
+        text = (folder / conf_name).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    values = re.findall(rf"^\s*{re.escape(option)}=(\S+)", text, flags=re.MULTILINE)
+    return values[-1] if values else None
+
+
+def _append_setting(folder: Path, conf_name: str, setting: str) -> bool:
+    """Append `setting` to a Kaldi config file of the model (atomically). False when it cannot be
+    written (a read-only model folder)."""
+    conf = folder / conf_name
+    try:
+        text = conf.read_text(encoding="utf-8") if conf.is_file() else ""
+        temporary = conf.with_name(f".{conf.name}.tmp")
+        temporary.write_text(text + ("" if not text or text.endswith("\n") else "\n") + setting + "\n", encoding="utf-8")
+        os.replace(temporary, conf)
+    except OSError:
+        return False
+    return True
 
 
 def dither_is_off(folder: Path) -> bool:
@@ -235,31 +267,46 @@ def dither_is_off(folder: Path) -> bool:
 
     Kaldi adds random noise to every frame by default, drawn from one process-wide random state:
     the same call then gives different text from run to run and from thread to thread."""
+    value = _last_value(folder, FEATURE_CONF, "--dither")
     try:
-        text = (folder / FEATURE_CONF).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    values = re.findall(r"^\s*--dither=(\S+)", text, flags=re.MULTILINE)
-    try:
-        return bool(values) and float(values[-1]) == 0.0
+        return value is not None and float(value) == 0.0
     except ValueError:
         return False
 
 
 def disable_dither(folder: Path) -> bool:
-    """Write --dither=0.0 into the model's feature config (atomically), unless it is there.
-    Returns False when the config cannot be written (a read-only model folder)."""
-    if dither_is_off(folder):
-        return True
-    conf = folder / FEATURE_CONF
-    try:
-        text = conf.read_text(encoding="utf-8") if conf.is_file() else ""
-        temporary = conf.with_name(f".{conf.name}.tmp")
-        temporary.write_text(text + ("" if not text or text.endswith("\n") else "\n") + DITHER_OFF + "\n", encoding="utf-8")
-        os.replace(temporary, conf)
-    except OSError:
-        return False
-    return True
+    """Write --dither=0.0 into the model's feature config, unless it is there. Returns False when
+    the config cannot be written (a read-only model folder)."""
+    return dither_is_off(folder) or _append_setting(folder, FEATURE_CONF, DITHER_OFF)
+
+
+def live_chunks_are_set(folder: Path) -> bool:
+    """Whether the model's decoder config sets `FRAMES_PER_CHUNK`."""
+    return _last_value(folder, DECODER_CONF, "--frames-per-chunk") == str(FRAMES_PER_CHUNK)
+
+
+def set_live_chunks(folder: Path) -> bool:
+    """Write --frames-per-chunk=FRAMES_PER_CHUNK into the model's decoder config, unless it is there.
+    Returns False when the config cannot be written."""
+    return live_chunks_are_set(folder) or _append_setting(folder, DECODER_CONF, f"--frames-per-chunk={FRAMES_PER_CHUNK}")
+
+
+def configure_model(folder: Path) -> bool:
+    """What `models download` and `models verify` write into a model: dither off (the same call
+    gives the same text on every run) and the decoding chunk of live flags. False when either
+    could not be written."""
+    dither = disable_dither(folder)
+    return set_live_chunks(folder) and dither
+
+
+def configuration_notes(folder: Path) -> list[str]:
+    """What a model lacks of `configure_model`'s settings, one sentence each."""
+    notes = []
+    if not dither_is_off(folder):
+        notes.append(f"{folder / FEATURE_CONF} leaves dither on, so the same call can give different text on different runs")
+    if not live_chunks_are_set(folder):
+        notes.append(f"{folder / DECODER_CONF} leaves Vosk's default decoding chunk, so live flags come about 0.1 s later")
+    return notes
 
 
 def load_model(path: Path) -> "vosk.Model":
@@ -406,7 +453,7 @@ def download_model(
         _check_download(info, source, received, digest)
         unpack_dir = Path(tempfile.mkdtemp(prefix=f".{info.name}.", suffix=".unpacking", dir=models_dir))
         model_root = _unpack_model(zip_path, unpack_dir, source)
-        disable_dither(model_root)
+        configure_model(model_root)
         try:
             os.replace(model_root, destination)
         except OSError as error:
@@ -588,8 +635,10 @@ def verify_model(target: str | None, catalogue: Mapping[str, ModelInfo] = CATALO
 def _verify_folder(folder: Path) -> str:
     started = time.monotonic()
     dither = "dither off" if disable_dither(folder) else f"dither on: {folder / FEATURE_CONF} is read-only"
+    chunks = (f"decoding chunks of {FRAMES_PER_CHUNK} frames" if set_live_chunks(folder)
+              else f"default decoding chunks: {folder / DECODER_CONF} is read-only")
     load_model(folder)  # loading is the proof; the model is dropped at once
-    return f"ok: {folder} is a Vosk model that loads ({time.monotonic() - started:.1f} s, {dither})"
+    return f"ok: {folder} is a Vosk model that loads ({time.monotonic() - started:.1f} s, {dither}, {chunks})"
 
 
 def _verify_zip(zip_path: Path, catalogue: Mapping[str, ModelInfo]) -> str:

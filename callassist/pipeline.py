@@ -58,9 +58,13 @@ if TYPE_CHECKING:
 # a headless replay or batch run need not load the live package.
 
 ANALYSIS_LATENCY = 0.5  # s: an analyser's inputs are final this long after their audio (>= MAX_DECISION_DELAY)
-RECOGNITION_BLOCK_SECONDS = 0.2  # recognisers are fed in blocks of this much stream time: the partials' pace
+RECOGNITION_BLOCK_SECONDS = 0.05
+"""Recognisers are fed in blocks of this much stream time, live or not: the partials' pace. The
+live audio sources' block (0.05 s), so that a live recogniser is never kept waiting for more
+audio; larger blocks delay a flag by half a block on average and save no CPU (Vosk decodes in
+its own chunks whatever the block; benchmarks/bench_recognition.py)."""
 _SPEAKER_RANK = {speaker: rank for rank, speaker in enumerate(SPEAKERS)}
-RECOGNITION_QUEUE_BLOCKS = 16  # how far (in blocks) a recogniser may fall behind before feeding waits for it
+RECOGNITION_QUEUE_BLOCKS = 64  # how far (in blocks: 3.2 s) a recogniser may fall behind before feeding waits for it
 
 
 class ChannelRecognition(Protocol):

@@ -1,5 +1,5 @@
-"""Offline speech recognition with Vosk: one recogniser per channel, each in its own worker
-thread, sharing one loaded model.
+"""Offline speech recognition with Vosk: one recogniser per channel (the call pipeline runs each
+on its own thread), all sharing one loaded model.
 
 Audio is resampled to the model's rate with soxr (8 kHz telephony is upsampled properly, not by
 repeating samples) and fed as 16-bit PCM. Results become engine inputs: partial results as
@@ -24,10 +24,7 @@ depend on the call before it. Together with dither off in the model's features
 from __future__ import annotations
 
 import json
-import queue
 import re
-import threading
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -216,60 +213,6 @@ class ChannelRecognizer:
         return heard + self.results.final(self.recognizer.FinalResult(), self.stream_time)
 
 
-class RecognitionWorker(threading.Thread):
-    """Decodes one channel in its own thread: audio blocks in through a bounded queue (None
-    ends the stream), recognised text out through `deliver`. A decoding error is kept in
-    `error` and reported by the owner; the worker never raises into the audio path."""
-
-    def __init__(self, recognizer: ChannelRecognizer, deliver: Callable[[list[UtteranceHeard]], None],
-                 max_blocks: int = 64) -> None:
-        super().__init__(name=f"recognizer-{recognizer.results.speaker}", daemon=True)
-        self.recognizer = recognizer
-        self.deliver = deliver
-        self.blocks: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=max_blocks)
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            while (block := self.blocks.get()) is not None:
-                heard = self.recognizer.feed(block)
-                if heard:
-                    self.deliver(heard)
-            self.deliver(self.recognizer.finish())
-        except BaseException as error:  # reported by the owner, never lost
-            self.error = error
-            while self.blocks.get() is not None:  # keep the producer from blocking on a full queue
-                pass
-
-
-def recognize_channels(
-    speech_model: SpeechModel, input_rate: int, channels: dict[Speaker, int], blocks: Iterable[np.ndarray],
-) -> list[UtteranceHeard]:
-    """Recognise the mapped channels of a stream of (n, channels) blocks, each channel on its
-    own thread with the model's warm recogniser for that speaker. Deterministic: each
-    recogniser sees the same blocks whatever the threads' timing."""
-    collected: dict[Speaker, list[UtteranceHeard]] = {speaker: [] for speaker in channels}
-    workers = {
-        speaker: RecognitionWorker(speech_model.recognizer(speaker, input_rate), collected[speaker].extend)
-        for speaker in channels
-    }
-    for worker in workers.values():
-        worker.start()
-    try:
-        for block in blocks:
-            for speaker, channel in channels.items():
-                workers[speaker].blocks.put(np.ascontiguousarray(block[:, channel]))
-    finally:
-        for worker in workers.values():
-            worker.blocks.put(None)
-        for worker in workers.values():
-            worker.join()
-    for worker in workers.values():
-        if worker.error is not None:
-            raise RuntimeError(f"recognition failed on the {worker.recognizer.results.speaker} channel: {worker.error}")
-    return [heard for speaker in channels for heard in collected[speaker]]
-
-
 @dataclass
 class SpeechModel:
     """A loaded Vosk model, shared by every recogniser (one per channel and thread), and the
@@ -303,7 +246,7 @@ def open_speech_model(explicit: Path | None, interactive: bool) -> SpeechModel:
     import sys
 
     from callassist.models import (
-        DEFAULT_MODEL, FEATURE_CONF, ModelNotFoundError, dither_is_off, find_model, load_model, offer_download,
+        DEFAULT_MODEL, ModelNotFoundError, configuration_notes, find_model, load_model, offer_download,
     )
 
     path = offer_download(DEFAULT_MODEL, interactive, explicit=explicit)
@@ -312,10 +255,6 @@ def open_speech_model(explicit: Path | None, interactive: bool) -> SpeechModel:
             find_model(explicit)
         except ModelNotFoundError as error:
             raise ModelNotFoundError(f"download declined; {error}") from None
-    if not dither_is_off(path):
-        print(
-            f"callassist: note: {path / FEATURE_CONF} leaves dither on, so the same call can give different "
-            f"text on different runs; `callassist models verify {path}` turns it off",
-            file=sys.stderr,
-        )
+    for note in configuration_notes(path):
+        print(f"callassist: note: {note}; `callassist models verify {path}` sets it", file=sys.stderr)
     return SpeechModel(path, load_model(path), model_sample_rate(path))

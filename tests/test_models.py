@@ -31,7 +31,9 @@ from callassist.models import (
     ModelInfo,
     ModelNotFoundError,
     VerificationFailed,
+    FRAMES_PER_CHUNK,
     dither_is_off,
+    live_chunks_are_set,
     download_model,
     find_model,
     kaldi_error,
@@ -497,12 +499,19 @@ def test_verify_loads_the_real_korean_model_and_turns_dither_off(tmp_path, capsy
     assert not dither_is_off(model)
     assert run_models(models_args("verify", str(model))) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"ok: {model} is a Vosk model that loads (") and out.endswith(" s, dither off)\n")
+    assert out.startswith(f"ok: {model} is a Vosk model that loads (")
+    assert out.endswith(f" s, dither off, decoding chunks of {FRAMES_PER_CHUNK} frames)\n")
     assert dither_is_off(model) and not dither_is_off(KO_MODEL)
     conf = (model / "conf" / "mfcc.conf").read_text()
     assert conf == (KO_MODEL / "conf" / "mfcc.conf").read_text() + "--dither=0.0\n"
     assert run_models(models_args("verify", str(model))) == 0
+    assert (model / "conf" / "model.conf").read_text() == (
+        (KO_MODEL / "conf" / "model.conf").read_text() + f"--frames-per-chunk={FRAMES_PER_CHUNK}\n"
+    )
+    assert live_chunks_are_set(model) and not live_chunks_are_set(KO_MODEL)
+    assert run_models(models_args("verify", str(model))) == 0
     assert (model / "conf" / "mfcc.conf").read_text() == conf, "written once"
+    assert (model / "conf" / "model.conf").read_text().count("--frames-per-chunk") == 1
 
 
 def test_dither_setting_is_read_as_kaldi_reads_it(tmp_path):
@@ -522,7 +531,10 @@ def test_verify_of_a_read_only_model_says_dither_stays_on(tmp_path, capsys, monk
 
     monkeypatch.setattr("callassist.models.os.replace", refuse)
     assert run_models(models_args("verify", str(model))) == 0
-    assert capsys.readouterr().out.endswith(f" s, dither on: {model / 'conf' / 'mfcc.conf'} is read-only)\n")
+    assert capsys.readouterr().out.endswith(
+        f" s, dither on: {model / 'conf' / 'mfcc.conf'} is read-only, "
+        f"default decoding chunks: {model / 'conf' / 'model.conf'} is read-only)\n"
+    )
     assert not dither_is_off(model)
 
 

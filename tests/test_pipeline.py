@@ -99,5 +99,6 @@ def test_recognised_text_is_judged_when_heard_not_when_said(settings, pack):
     report = replay(ReplayRequest(audio=SAMPLE / "sample_call.wav"), settings, pack,
                     ScriptedRecognition(transcript, delay=0.005, partials=False)).to_json()
     flagged = [(e["phrase_id"], e["emitted"]) for e in report["events"] if e["id"] == "forbidden_phrase"]
-    # 「这个我不知道」 ends at 43.15 s: heard at the end of the 0.2 s recognition block holding it
-    assert flagged == [("wo_bu_zhidao", 43.2)]
+    # 「这个我不知道」 ends at 43.15 s: heard at the end of the 0.05 s recognition block holding it
+    # (43.15 s is a block's end), however long the recogniser took
+    assert flagged == [("wo_bu_zhidao", 43.15)]

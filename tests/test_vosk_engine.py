@@ -16,7 +16,7 @@ import soundfile
 
 from callassist.models import load_model
 from callassist.recognition import (
-    ChannelRecognizer, SpeechModel, StreamResampler, model_sample_rate, recognize_channels,
+    ChannelRecognizer, SpeechModel, StreamResampler, model_sample_rate,
 )
 
 KO = Path(__file__).parent / "fixtures" / "ko"
@@ -73,24 +73,37 @@ def test_streaming_gives_partials_then_a_final_with_word_times_and_confidences(m
 
 
 def test_8khz_telephony_is_upsampled_and_timed_like_16khz(model):
-    wide = [w for h in stream(model, KO / "agent16k.wav", 0.2) if h.final for w in h.utterance.words]
-    narrow = [w for h in stream(model, KO / "agent8k.wav", 0.2) if h.final for w in h.utterance.words]
+    from callassist.pipeline import RECOGNITION_BLOCK_SECONDS
+
+    block = RECOGNITION_BLOCK_SECONDS  # as the call pipeline feeds it
+    wide = [w for h in stream(model, KO / "agent16k.wav", block) if h.final for w in h.utterance.words]
+    narrow = [w for h in stream(model, KO / "agent8k.wav", block) if h.final for w in h.utterance.words]
     assert narrow, "8 kHz mu-law speech is recognised"
     assert abs(narrow[0].start - wide[0].start) < 0.3
     assert abs(narrow[-1].end - wide[-1].end) < 0.3
 
 
-def test_two_channels_on_two_threads_share_one_model(speech_model):
+def test_two_channels_on_two_threads_share_one_model(speech_model, settings, pack):
+    """The call pipeline's way: each channel's recogniser on its own thread, one loaded model."""
+    from callassist.pipeline import CallPipeline, VoskRecognition
+
     samples, rate = soundfile.read(KO / "stereo16k.wav", dtype="float32")
-    blocks = [samples[i : i + 1600] for i in range(0, len(samples), 1600)]
-    heard = recognize_channels(speech_model, rate, {"agent": 0, "caller": 1}, blocks)
-    by_speaker = {
-        s: [h for h in heard if h.utterance.speaker == s and h.final and h.utterance.text] for s in ("agent", "caller")
-    }
+    pipeline = CallPipeline(pack, settings, {"agent": rate, "caller": rate}, recognition=VoskRecognition(speech_model))
+    for start in range(0, len(samples), 800):
+        for speaker, channel in (("agent", 0), ("caller", 1)):
+            pipeline.feed(speaker, np.ascontiguousarray(samples[start : start + 800, channel]))
+        pipeline.pump()
+    pipeline.finish()
+    assert not pipeline.recognition_errors
+    threads = {channel.thread for channel in pipeline.channels.values()}
+    assert len(threads) == 2 and len({thread.recognizer for thread in threads}) == 2
+    assert all(thread.recognizer.model is speech_model.model for thread in threads)
+    by_speaker = {s: [u for u in pipeline.report_utterances() if u.speaker == s] for s in ("agent", "caller")}
     assert by_speaker["agent"] and by_speaker["caller"]
-    caller_words = [w for h in by_speaker["caller"] for w in h.utterance.words]
-    assert caller_words[-1].end > 2.0, "the caller speaks from 1.0 s on"
-    assert [h.utterance.text for h in by_speaker["caller"]] != [h.utterance.text for h in by_speaker["agent"]]
+    caller_words = [w for u in by_speaker["caller"] for w in u.words]
+    assert caller_words[0].start > 0.8, "the caller speaks from 1.0 s on"
+    assert caller_words[-1].end > 2.0
+    assert [u.text for u in by_speaker["caller"]] != [u.text for u in by_speaker["agent"]]
 
 
 def test_resampler_is_proper_not_sample_repetition():
