@@ -234,7 +234,7 @@ FRAMES_PER_CHUNK = 12
 A partial result can only change once a chunk is computed, so the chunk is part of every flag's
 delay. Measured with the Korean model on 180 s of speech fed as a live call is
 (benchmarks/bench_recognition.py): median flag delay 0.62 s with the default chunk, 0.58 s with
-15 frames, 0.51 s with 12; the recognition CPU per audio second rises by about 6% and 15%
+15 frames, 0.51 s with 12; the recognition CPU per audio second rises by 6-11% and 11-18%
 (smaller matrix products)."""
 
 
