@@ -32,6 +32,8 @@ from callassist.models import (
     ModelNotFoundError,
     VerificationFailed,
     FRAMES_PER_CHUNK,
+    configuration_notes,
+    configure_model,
     dither_is_off,
     live_chunks_are_set,
     download_model,
@@ -512,6 +514,17 @@ def test_verify_loads_the_real_korean_model_and_turns_dither_off(tmp_path, capsy
     assert run_models(models_args("verify", str(model))) == 0
     assert (model / "conf" / "mfcc.conf").read_text() == conf, "written once"
     assert (model / "conf" / "model.conf").read_text().count("--frames-per-chunk") == 1
+
+
+def test_a_model_not_verified_since_is_named_in_notes_until_configured(tmp_path):
+    model = linked_copy(KO_MODEL, tmp_path / "model")
+    notes = configuration_notes(model)
+    assert len(notes) == 2
+    assert notes[0].startswith(f"{model / 'conf' / 'mfcc.conf'} leaves dither on")
+    assert notes[1].startswith(f"{model / 'conf' / 'model.conf'} leaves Vosk's default decoding chunk")
+    (model / "conf" / "model.conf").write_text("--frames-per-chunk=21\n--frames-per-chunk=12\n")
+    assert len(configuration_notes(model)) == 1, "the last value counts, as Kaldi reads it"
+    assert configure_model(model) and configuration_notes(model) == []
 
 
 def test_dither_setting_is_read_as_kaldi_reads_it(tmp_path):
