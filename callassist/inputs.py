@@ -16,6 +16,8 @@ SPEAKERS: tuple[Speaker, ...] = ("agent", "caller")
 
 @dataclass(frozen=True)
 class Word:
+    """A recognised word with its times (s) and the recogniser's confidence where it gives one."""
+
     word: str
     start: float
     end: float
@@ -24,6 +26,8 @@ class Word:
 
 @dataclass(frozen=True)
 class Utterance:
+    """A speaker's final text between two times (s): from a transcript or the recogniser."""
+
     speaker: Speaker
     start: float
     end: float
@@ -38,12 +42,16 @@ class Utterance:
 
 @dataclass(frozen=True)
 class SpeechStarted:
+    """A speaker starts speaking at `t` (from the audio, or a transcript without it)."""
+
     t: float
     speaker: Speaker
 
 
 @dataclass(frozen=True)
 class SpeechEnded:
+    """A speaker stops speaking at `t`."""
+
     t: float
     speaker: Speaker
 

@@ -81,6 +81,8 @@ class PreparedText:
 
 @dataclass(frozen=True)
 class PhraseHit:
+    """Where a phrase was found in a text, and how well it matched."""
+
     phrase: str
     score: float  # 0-100
     start: int  # char offset in the original text, inclusive

@@ -31,6 +31,8 @@ numpy cost per block, so 10 s blocks replay a 10-minute call about 10% faster th
 
 @dataclass(frozen=True)
 class ReplayRequest:
+    """A call to replay: its audio and/or transcript, and which channel carries whom."""
+
     audio: Path | None = None
     transcript: Path | None = None
     duration: float | None = None  # where the call ends when no audio says so (else: when the talk ends)

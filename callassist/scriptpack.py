@@ -61,6 +61,8 @@ class Step:
 
 @dataclass(frozen=True)
 class Situation:
+    """A situation of the standard: what the agent says, step by step, when it is detected."""
+
     id: str
     title: str
     kind: SituationKind
@@ -78,6 +80,8 @@ TIMED_FIRST_STEP = "silent_caller"
 
 @dataclass(frozen=True)
 class ForbiddenPhrase:
+    """A phrase the agent must not say, and the situation whose approved line replaces it."""
+
     id: str
     phrase: str
     situation: str  # the situation whose approved line replaces it
@@ -121,6 +125,8 @@ class NamedPhrases:
 
 @dataclass(frozen=True)
 class ScriptPack:
+    """The effective script pack: the standard's and every extra pack's entries, merged."""
+
     sources: tuple[str, ...]
     situations: dict[str, Situation]
     forbidden: tuple[ForbiddenPhrase, ...]
@@ -242,6 +248,8 @@ class PackProblem:
 
 @dataclass(frozen=True)
 class _Schema:
+    """The keys a pack table must have and may have."""
+
     required: tuple[str, ...]
     optional: tuple[str, ...]
 

@@ -19,17 +19,23 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class CallSettings:
+    """[call]: who answers (fills {company} and {agent} in the approved lines)."""
+
     company: str
     agent: str
 
 
 @dataclass(frozen=True)
 class ScriptsSettings:
+    """[scripts]: extra script packs over the standard one."""
+
     extra: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class TimingSettings:
+    """[timings]: seconds that the situations are judged by."""
+
     dead_air: float
     crosstalk_overlap: float
     hold_check_back: float
@@ -38,17 +44,23 @@ class TimingSettings:
 
 @dataclass(frozen=True)
 class SpeechRateSettings:
+    """[speech_rate]: when the agent speaks too fast."""
+
     max_chars_per_second: float
     min_duration: float
 
 
 @dataclass(frozen=True)
 class MatchingSettings:
+    """[matching]: how closely heard text must match a phrase."""
+
     threshold: float
 
 
 @dataclass(frozen=True)
 class DialectSettings:
+    """[dialect]: the lexical and confidence cues for a caller's dialect."""
+
     min_characters: int
     low_confidence: float
     min_words_for_confidence: int
@@ -56,6 +68,8 @@ class DialectSettings:
 
 @dataclass(frozen=True)
 class AcousticSettings:
+    """[acoustic]: levels and windows of the audio checks."""
+
     quiet_level_dbfs: float
     quiet_min_speech: float
     voice_window: float
@@ -74,6 +88,8 @@ class AcousticSettings:
 
 @dataclass(frozen=True)
 class LiveSettings:
+    """[live]: devices and channels of a live call, and where its reports go."""
+
     agent_device: str
     agent_channel: int
     caller_device: str
@@ -86,6 +102,8 @@ class LiveSettings:
 
 @dataclass(frozen=True)
 class KeySettings:
+    """[keys]: the live screen's keys."""
+
     start_call: str
     end_call: str
     hold: str
@@ -105,17 +123,23 @@ class KeySettings:
 
 @dataclass(frozen=True)
 class UiSettings:
+    """[ui]: the language of labels."""
+
     language: str  # "zh" or "en": labels on the screen, in HTML reports and summaries
 
 
 @dataclass(frozen=True)
 class ScoreSettings:
+    """[score]: the starting score and what each event deducts."""
+
     start: int
     deductions: dict[str, int]
 
 
 @dataclass(frozen=True)
 class Settings:
+    """The effective configuration: defaults.toml overlaid by the user's config file."""
+
     call: CallSettings
     scripts: ScriptsSettings
     timings: TimingSettings

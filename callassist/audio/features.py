@@ -62,6 +62,8 @@ hangover or the confirmation window, plus one frame)."""
 
 @dataclass(frozen=True)
 class AnalyzerSettings:
+    """How a channel's audio is turned into speech activity and levels."""
+
     report_interval: float = 0.1
     """Seconds between LevelFrames; a whole number of 20 ms frames."""
     vad_mode: int = 2

@@ -133,6 +133,8 @@ class PhaseRequests(Protocol):
 
 @dataclass
 class DetectorContext:
+    """What a detector is given: the pack, the settings, the call's state and how to raise events."""
+
     pack: ScriptPack
     settings: Settings
     matcher: PhraseMatcher

@@ -71,12 +71,16 @@ class UtteranceRecord:
 
 @dataclass(frozen=True)
 class GreetingCheck:
+    """The opening greeting: said (when) or not."""
+
     ok: bool | None  # None: not judged (no text)
     t: float | None
 
 
 @dataclass(frozen=True)
 class ClosingCheck:
+    """The closing lines: which were said when, or which script's hang-up waived them."""
+
     ok: bool | None
     said: dict[str, float | None]  # closing line id -> when said
     waived_by: str | None  # the situation whose script ended the call
@@ -84,6 +88,8 @@ class ClosingCheck:
 
 @dataclass(frozen=True)
 class HoldRecord:
+    """One hold: when it started and ended, and how the agent came back."""
+
     start: float
     end: float | None
     returned_with_thanks: bool | None
@@ -92,12 +98,16 @@ class HoldRecord:
 
 @dataclass(frozen=True)
 class HoldCheck:
+    """Hold etiquette over the call's holds."""
+
     ok: bool
     holds: tuple[HoldRecord, ...]
 
 
 @dataclass(frozen=True)
 class Checklist:
+    """The report's checklist: greeting, closing and holds."""
+
     greeting: GreetingCheck
     closing: ClosingCheck
     hold: HoldCheck
@@ -114,6 +124,8 @@ class Checklist:
 
 @dataclass(frozen=True)
 class SpeakerTalk:
+    """One speaker's talk time and share, and the levels measured from their audio."""
+
     talk_time: float
     talk_share: float
     level_dbfs: float | None = None  # from audio only
@@ -123,6 +135,8 @@ class SpeakerTalk:
 
 @dataclass(frozen=True)
 class TalkFigures:
+    """Talk time, silence and overlap over the call."""
+
     duration: float
     non_talk_time: float
     non_talk_share: float
@@ -154,6 +168,8 @@ class TalkFigures:
 
 @dataclass(frozen=True)
 class Deduction:
+    """Points taken off the score for an event."""
+
     event_id: str
     t: float
     points: int
@@ -170,6 +186,8 @@ class FatalItem:
 
 @dataclass(frozen=True)
 class Score:
+    """The call's score: the starting points less the deductions; a fatal item fails the call whatever its score."""
+
     value: int
     start: int
     deductions: tuple[Deduction, ...]
@@ -194,6 +212,8 @@ def deductions_of(engine: Engine) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class CallReport:
+    """Everything a call's judgement says: its source, settings, text, events, checklist and score."""
+
     source: CallSource
     settings: Settings
     analyzer: AnalyzerSettings | None  # None when no audio was analysed
