@@ -7,20 +7,24 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from callassist.models import (
-    CATALOGUE,
-    DEFAULT_MODEL,
-    DownloadError,
-    DownloadProgress,
-    ModelInfo,
-    download_model,
-    find_model,
-    installed_copies,
-    model_folder_problem,
-    user_models_dir,
-    verify_model,
-)
+if TYPE_CHECKING:
+    from callassist.models import ModelInfo
+
+# callassist.models (hashlib, zipfile, shutil, tempfile: 6 ms) is imported when a `models` action
+# runs or its help is shown, not by every command that builds the parser.
+
+
+class _ModelsHelp(argparse.HelpFormatter):
+    """Help whose {default_model} and {models_dir} are looked up when it is shown."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        from callassist.models import DEFAULT_MODEL, user_models_dir
+
+        text = super()._get_help_string(action)
+        folder = str(user_models_dir()).replace("%", "%%")  # the help is %-formatted next
+        return text and text.replace("{default_model}", DEFAULT_MODEL).replace("{models_dir}", folder)
 
 
 def add_models_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -28,13 +32,11 @@ def add_models_commands(subparsers: argparse._SubParsersAction) -> None:
     models = subparsers.add_parser("models", help="list, download, check or locate Vosk speech models")
     actions = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
     actions.add_parser("list", help="the known models, their size and use, and where they are installed")
-    download = actions.add_parser("download", help="download and install a model (needs internet)")
-    download.add_argument(
-        "name", nargs="?", default=DEFAULT_MODEL, metavar="NAME", help=f"catalogue name (default: {DEFAULT_MODEL})"
+    download = actions.add_parser(
+        "download", help="download and install a model (needs internet)", formatter_class=_ModelsHelp
     )
-    download.add_argument(
-        "--to", type=Path, metavar="DIR", help=f"models folder to install into (default: {user_models_dir()})"
-    )
+    download.add_argument("name", nargs="?", metavar="NAME", help="catalogue name (default: {default_model})")
+    download.add_argument("--to", type=Path, metavar="DIR", help="models folder to install into (default: {models_dir})")
     download.add_argument("--url", metavar="URL", help="download from here instead (a mirror); the checksum still applies")
     download.add_argument(
         "--sha256", metavar="HEX",
@@ -44,23 +46,31 @@ def add_models_commands(subparsers: argparse._SubParsersAction) -> None:
     verify.add_argument(
         "target", nargs="?", metavar="NAME|PATH", help="catalogue name, model folder or zip (default: the model in use)"
     )
-    path = actions.add_parser("path", help="print where the model is found, or why it is not")
-    path.add_argument("name", nargs="?", default=DEFAULT_MODEL, metavar="NAME", help=f"default: {DEFAULT_MODEL}")
+    path = actions.add_parser(
+        "path", help="print where the model is found, or why it is not", formatter_class=_ModelsHelp
+    )
+    path.add_argument("name", nargs="?", metavar="NAME", help="default: {default_model}")
 
 
-def run_models(args: argparse.Namespace, catalogue: Mapping[str, ModelInfo] = CATALOGUE) -> int:
+def run_models(args: argparse.Namespace, catalogue: Mapping[str, ModelInfo] | None = None) -> int:
+    from callassist.models import CATALOGUE, DEFAULT_MODEL, find_model, verify_model
+
+    catalogue = CATALOGUE if catalogue is None else catalogue
     if args.models_command == "list":
         print(catalogue_text(catalogue))
     elif args.models_command == "download":
-        print(run_download(args.name, args.to, args.url, catalogue, args.sha256))
+        name = DEFAULT_MODEL if args.name is None else args.name
+        print(run_download(name, args.to, args.url, catalogue, args.sha256))
     elif args.models_command == "verify":
         print(verify_model(args.target, catalogue))
     else:
-        print(find_model(None, args.name))
+        print(find_model(None, DEFAULT_MODEL if args.name is None else args.name))
     return 0
 
 
 def catalogue_text(catalogue: Mapping[str, ModelInfo]) -> str:
+    from callassist.models import DEFAULT_MODEL, installed_copies
+
     lines: list[str] = []
     for info in catalogue.values():
         default = "  (default)" if info.name == DEFAULT_MODEL else ""
@@ -79,6 +89,8 @@ def catalogue_text(catalogue: Mapping[str, ModelInfo]) -> str:
 def run_download(
     name: str, to: Path | None, url: str | None, catalogue: Mapping[str, ModelInfo], sha256: str | None = None
 ) -> str:
+    from callassist.models import DownloadError, DownloadProgress, download_model, model_folder_problem, user_models_dir
+
     info = catalogue.get(name)
     if info is None:
         raise DownloadError(f"unknown model {name!r}; known: {', '.join(catalogue)} (see `callassist models list`)")
