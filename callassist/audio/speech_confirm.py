@@ -169,10 +169,14 @@ class SpeechConfirmer:
                     return True
         return False
 
-    def follow(self, history: np.ndarray, history_start: int, until: int, threshold: float) -> int | None:
+    def follow(
+        self, history: np.ndarray, history_start: int, until: int, threshold: float, enough: int | None = None
+    ) -> int | None:
         """Keep hearing a confirmed stretch: run the chunks that end by sample `until` (the
         model's state goes on from the confirmation); the end sample of the last of them whose
-        speech probability reaches `threshold`, None when none does."""
+        speech probability reaches `threshold`, None when none does. With `enough`, it stops at
+        the first such chunk that ends after that sample: the rest run at the next call, in
+        the same order, so the model's answers do not change."""
         model = self._model
         assert model is not None and self.running, "follow() outside a stretch"
         chunk = self.chunk
@@ -184,6 +188,8 @@ class SpeechConfirmer:
             self._next += chunk
             if model.probability() >= threshold:
                 heard = self._next
+                if enough is not None and heard > enough:
+                    break
         return heard
 
     def reserve(self) -> None:
