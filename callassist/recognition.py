@@ -19,15 +19,29 @@ times the CPU of a warm one over its first seconds. Between calls it is finalise
 next audio starts a new feature pipeline (CMVN, i-vector) and decoder: a call's text does not
 depend on the call before it. Together with dither off in the model's features
 (`models.disable_dither`), the same call gives the same text on every run.
+
+Vosk costs about half as much CPU on a silent channel as on speech, and a caller's channel is
+mostly silent. So a recogniser hears only what may be speech (`SpeechGate`): each 10 ms frame
+of the model-rate audio is voiced when webrtcvad (its least aggressive mode) calls it speech
+and it is louder than `GATE_MIN_LEVEL_DBFS`; Vosk is fed from `GATE_PREROLL_SECONDS` before a
+voiced frame to `GATE_HANGOVER_SECONDS` after the last one, and on while its current
+utterance has text (so that it ends it as it would have). The gate looks at the recogniser's
+own audio, in the pipeline's fixed blocks, never at thread timing: every path skips the same
+stretches. Word times stay in stream time: the samples skipped before each point of Vosk's
+clock are added back (`VoskResults.skipped`), and stretches are skipped in whole
+`GATE_SKIP_QUANTUM_SECONDS` so that Vosk's 30 ms frames fall where they would without the gate.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import _webrtcvad
 import numpy as np
 import soxr
 
@@ -38,6 +52,22 @@ DEFAULT_MODEL_RATE = 16000
 # audio its word times would be off by up to 0.1 ms, so it is replaced then (a cold start an
 # hour costs about a second of CPU).
 RENEW_AFTER_SECONDS = 3600.0
+GATE_PREROLL_SECONDS = 0.5
+"""Audio before a voiced frame that Vosk hears (a word's soft onset, and silence to start from)."""
+GATE_HANGOVER_SECONDS = 1.0
+"""Audio after the last voiced frame that Vosk hears: a word's soft end, and the trailing
+silence its endpointing needs (0.5 to 1 s)."""
+GATE_SKIP_QUANTUM_SECONDS = 0.15
+"""Skipped stretches are whole multiples of this: of the gate frame (10 ms), the pipeline's
+block (50 ms) and Vosk's decoding frame (30 ms)."""
+GATE_MIN_LEVEL_DBFS = -60.0
+"""A frame quieter than this is never speech (the audio analyser's `min_level_dbfs`)."""
+GATE_VAD_MODE = 0
+"""webrtcvad's least aggressive mode: quiet speech is never skipped (steady noise is fed)."""
+GATE_FRAME_SECONDS = 0.01
+GATE_MAX_DRAIN_SECONDS = 3.0
+"""After the hangover, Vosk goes on hearing an utterance that has text until it ends it itself,
+for at most this long; then its result is taken as final."""
 _CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff\uf900-\ufaff]) +(?=[\u3400-\u9fff\uf900-\ufaff])")
 
 
@@ -91,6 +121,13 @@ class VoskResults:
         self.index = 0
         self.last_partial = ""
         self.last_final_end = 0.0
+        self._skip_at: list[float] = []  # Vosk's clock (s, from time_base) where a skipped stretch lies
+        self._skipped_before: list[float] = [0.0]  # seconds skipped before each of those points, and in all
+
+    def skipped(self, at: float, seconds: float) -> None:
+        """`seconds` of the stream were not fed to Vosk when its clock (from time_base) read `at`."""
+        self._skip_at.append(at)
+        self._skipped_before.append(self._skipped_before[-1] + seconds)
 
     @property
     def key(self) -> str:
@@ -124,17 +161,55 @@ class VoskResults:
 
     def _words(self, items: list[dict]) -> tuple[Word, ...]:
         return tuple(
-            Word(word=join_chinese(w["word"]), start=self._time(w["start"]), end=self._time(w["end"]), conf=w.get("conf"))
+            Word(word=join_chinese(w["word"]), start=self._time(w["start"], 1), end=self._time(w["end"], -1),
+                 conf=w.get("conf"))
             for w in items
         )
 
-    def _time(self, vosk_time: float) -> float:
-        return round(float(vosk_time) - self.time_base, 3)
+    def _time(self, vosk_time: float, side: int) -> float:
+        """Stream time of a word's start (`side` 1) or end (-1) at `vosk_time` on Vosk's clock: a
+        start at a skipped stretch (within 5 ms) lies after it, an end there before it."""
+        fed = float(vosk_time) - self.time_base
+        skipped = self._skipped_before[bisect.bisect_right(self._skip_at, fed + side * 0.005)]
+        return round(fed + skipped, 3)
 
 
 @dataclass(frozen=True)
 class RecognizerSettings:
     partials: bool = True  # report partial results (live flags before the sentence ends)
+    gate: bool = True  # feed Vosk only what may be speech (`SpeechGate`)
+
+
+class SpeechGate:
+    """Which model-rate samples may be speech, decided per 10 ms frame from the audio alone:
+    webrtcvad (mode `GATE_VAD_MODE`) and a level over `GATE_MIN_LEVEL_DBFS`. `voiced_until` is
+    the end (in samples of the stream) of the last voiced frame seen."""
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self.frame = round(GATE_FRAME_SECONDS * rate)
+        self.min_energy = (10 ** (GATE_MIN_LEVEL_DBFS / 10)) * 32768.0**2 * self.frame
+        self.vad = _webrtcvad.create()
+        _webrtcvad.init(self.vad)
+        _webrtcvad.set_mode(self.vad, GATE_VAD_MODE)
+        self.pending = b""  # the start of the next frame
+        self.position = 0  # samples of the stream in whole frames seen
+        self.voiced_until = -math.inf
+
+    def hear(self, pcm: bytes) -> None:
+        data = self.pending + pcm
+        length = 2 * self.frame
+        whole = len(data) - len(data) % length
+        self.pending = data[whole:]
+        if not whole:
+            return
+        frames = np.frombuffer(data[:whole], dtype="<i2").astype(np.float64).reshape(-1, self.frame)
+        energies = np.einsum("ij,ij->i", frames, frames)
+        for index in np.flatnonzero(energies >= self.min_energy).tolist():
+            start = index * length
+            if _webrtcvad.process(self.vad, self.rate, data[start : start + length], self.frame):
+                self.voiced_until = self.position + (index + 1) * self.frame
+        self.position += whole // 2
 
 
 def _single(value: float) -> float:
@@ -171,6 +246,12 @@ class ChannelRecognizer:
         # Vosk's clock: samples fed before this call, divided in single precision
         self.results = VoskResults(self.speaker, _single(_single(self.samples_fed) / _single(self.model_rate)))
         self.samples_in = 0
+        self.stream_fed = 0  # model-rate samples of this stream fed to Vosk
+        self.gate = SpeechGate(self.model_rate) if self.settings.gate else None
+        self.gate_open = False
+        self.held = bytearray()  # model-rate audio not fed while the gate is shut: the next pre-roll
+        self.heard_until = 0  # model-rate samples of this stream resampled
+        self.draining_since: int | None = None  # when the gate would have shut while Vosk's utterance had text
 
     def reset(self, input_rate: int | None = None) -> None:
         """Ready for a new stream, as if the recogniser were new but with its graph cache warm.
@@ -194,11 +275,64 @@ class ChannelRecognizer:
     def _accept(self, pcm: bytes) -> bool:
         self.dirty = True
         self.samples_fed += len(pcm) // 2
+        self.stream_fed += len(pcm) // 2
         return self.recognizer.AcceptWaveform(pcm)
 
     def feed(self, samples: np.ndarray) -> list[UtteranceHeard]:
         self.samples_in += len(samples)
         pcm = self.resampler.process(samples)
+        if self.gate is None:
+            return self._decode(pcm)
+        self.gate.hear(pcm)
+        self.heard_until += len(pcm) // 2
+        hangover = GATE_HANGOVER_SECONDS * self.model_rate
+        voice = self.gate.voiced_until > self.heard_until - len(pcm) // 2 - hangover  # near this block
+        if not self.gate_open:
+            self.held += pcm
+            if voice:
+                return self._open()
+            self._skip_held()
+            return []
+        heard = self._decode(pcm)
+        if voice:
+            self.draining_since = None
+        elif not self._utterance_has_text():
+            self.gate_open = False
+        else:
+            self.draining_since = self.draining_since if self.draining_since is not None else self.heard_until
+            if self.heard_until - self.draining_since > GATE_MAX_DRAIN_SECONDS * self.model_rate:
+                heard += self.results.final(self.recognizer.FinalResult(), self.stream_time)
+                self.gate_open = False
+        if not self.gate_open:
+            self.draining_since = None
+        return heard
+
+    def _open(self) -> list[UtteranceHeard]:
+        """Voice: Vosk hears the pre-roll, then the block, in pieces of about a block."""
+        self.gate_open = True
+        held, self.held = bytes(self.held), bytearray()
+        piece = 2 * round(0.05 * self.model_rate)
+        heard: list[UtteranceHeard] = []
+        for start in range(0, len(held), piece):
+            heard += self._decode(held[start : start + piece])
+        return heard
+
+    def _skip_held(self) -> None:
+        """Keep `GATE_PREROLL_SECONDS` (plus under a quantum) held; the older audio is skipped."""
+        quantum = round(GATE_SKIP_QUANTUM_SECONDS * self.model_rate)
+        excess = len(self.held) // 2 - round(GATE_PREROLL_SECONDS * self.model_rate)
+        if excess < quantum:
+            return
+        drop = excess - excess % quantum
+        del self.held[: 2 * drop]
+        self.results.skipped(self.stream_fed / self.model_rate, drop / self.model_rate)
+
+    def _utterance_has_text(self) -> bool:
+        if self.settings.partials:
+            return bool(self.results.last_partial)
+        return bool(json.loads(self.recognizer.PartialResult()).get("partial", "").strip())
+
+    def _decode(self, pcm: bytes) -> list[UtteranceHeard]:
         if self._accept(pcm):
             return self.results.final(self.recognizer.Result(), self.stream_time)
         if self.settings.partials:
@@ -208,7 +342,7 @@ class ChannelRecognizer:
     def finish(self) -> list[UtteranceHeard]:
         pcm = self.resampler.process(np.zeros(0, dtype=np.float32), last=True)
         heard = []
-        if pcm and self._accept(pcm):
+        if pcm and (self.gate is None or self.gate_open) and self._accept(pcm):
             heard += self.results.final(self.recognizer.Result(), self.stream_time)
         return heard + self.results.final(self.recognizer.FinalResult(), self.stream_time)
 
