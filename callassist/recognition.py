@@ -44,6 +44,7 @@ from pathlib import Path
 import _webrtcvad
 import numpy as np
 import soxr
+from numpy.lib.stride_tricks import sliding_window_view
 
 from callassist.inputs import Speaker, Utterance, UtteranceHeard, Word
 
@@ -63,7 +64,12 @@ block (50 ms) and Vosk's decoding frame (30 ms)."""
 GATE_MIN_LEVEL_DBFS = -60.0
 """A frame quieter than this is never speech (the audio analyser's `min_level_dbfs`)."""
 GATE_VAD_MODE = 0
-"""webrtcvad's least aggressive mode: quiet speech is never skipped (steady noise is fed)."""
+"""webrtcvad's least aggressive mode: quiet speech is never skipped (steady noise is left to
+the floor below)."""
+GATE_MIN_SNR_DB = 6.0
+GATE_FLOOR_SECONDS = 1.5
+"""A voiced frame is `GATE_MIN_SNR_DB` louder than the quietest frame of the last this-many
+seconds (the audio analyser's `min_snr_db` and `noise_min_window`)."""
 GATE_FRAME_SECONDS = 0.01
 GATE_MAX_DRAIN_SECONDS = 3.0
 """After the hangover, Vosk goes on hearing an utterance that has text until it ends it itself,
@@ -182,19 +188,23 @@ class RecognizerSettings:
 
 class SpeechGate:
     """Which model-rate samples may be speech, decided per 10 ms frame from the audio alone:
-    webrtcvad (mode `GATE_VAD_MODE`) and a level over `GATE_MIN_LEVEL_DBFS`. `voiced_until` is
-    the end (in samples of the stream) of the last voiced frame seen."""
+    webrtcvad (mode `GATE_VAD_MODE`) calls it speech, it is louder than `GATE_MIN_LEVEL_DBFS`,
+    and `GATE_MIN_SNR_DB` louder than the quietest frame of the last `GATE_FLOOR_SECONDS` (the
+    audio analyser's proposals, with a floor never above the analyser's: a steady noisy line is
+    not fed, a quiet voice on a quiet line is). `voiced_until` is the end (in samples of the
+    stream) of the last voiced frame seen."""
 
     def __init__(self, rate: int) -> None:
         self.rate = rate
         self.frame = round(GATE_FRAME_SECONDS * rate)
-        self.min_energy = (10 ** (GATE_MIN_LEVEL_DBFS / 10)) * 32768.0**2 * self.frame
         self.vad = _webrtcvad.create()
         _webrtcvad.init(self.vad)
         _webrtcvad.set_mode(self.vad, GATE_VAD_MODE)
         self.pending = b""  # the start of the next frame
         self.position = 0  # samples of the stream in whole frames seen
         self.voiced_until = -math.inf
+        self.recent = np.zeros(0)  # levels of the frames before, for the floor's window
+        self.window = round(GATE_FLOOR_SECONDS / GATE_FRAME_SECONDS)
 
     def hear(self, pcm: bytes) -> None:
         data = self.pending + pcm
@@ -203,9 +213,14 @@ class SpeechGate:
         self.pending = data[whole:]
         if not whole:
             return
-        frames = np.frombuffer(data[:whole], dtype="<i2").astype(np.float64).reshape(-1, self.frame)
-        energies = np.einsum("ij,ij->i", frames, frames)
-        for index in np.flatnonzero(energies >= self.min_energy).tolist():
+        frames = np.frombuffer(data[:whole], dtype="<i2").astype(np.float64).reshape(-1, self.frame) / 32768.0
+        levels = 10 * np.log10(np.maximum(np.einsum("ij,ij->i", frames, frames) / self.frame, 1e-10))
+        history = np.concatenate((self.recent, levels))
+        padded = np.concatenate((np.full(max(0, self.window - len(history)), np.inf), history))
+        floors = sliding_window_view(padded, self.window).min(axis=1)[-len(levels) :]
+        self.recent = history[-(self.window - 1) :]
+        loud = (levels >= GATE_MIN_LEVEL_DBFS) & (levels >= floors + GATE_MIN_SNR_DB)
+        for index in np.flatnonzero(loud).tolist():
             start = index * length
             if _webrtcvad.process(self.vad, self.rate, data[start : start + length], self.frame):
                 self.voiced_until = self.position + (index + 1) * self.frame
@@ -370,8 +385,8 @@ class SpeechModel:
         if recognizer is None:
             recognizer = self.warm[speaker] = ChannelRecognizer(self.model, self.sample_rate, speaker, input_rate, settings)
         else:
+            recognizer.settings = settings  # before the reset: the new stream's gate follows it
             recognizer.reset(input_rate)
-            recognizer.settings = settings
         return recognizer
 
 
