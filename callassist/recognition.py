@@ -215,10 +215,10 @@ class SpeechGate:
             return
         frames = np.frombuffer(data[:whole], dtype="<i2").astype(np.float64).reshape(-1, self.frame) / 32768.0
         levels = 10 * np.log10(np.maximum(np.einsum("ij,ij->i", frames, frames) / self.frame, 1e-10))
-        history = np.concatenate((self.recent, levels))
-        padded = np.concatenate((np.full(max(0, self.window - len(history)), np.inf), history))
-        floors = sliding_window_view(padded, self.window).min(axis=1)[-len(levels) :]
-        self.recent = history[-(self.window - 1) :]
+        history = np.concatenate((self.recent, levels))  # at most window - 1 frames before these
+        padded = np.concatenate((np.full(self.window - 1 - len(self.recent), np.inf), history))
+        floors = sliding_window_view(padded, self.window).min(axis=1)
+        self.recent = history[max(0, len(history) - (self.window - 1)) :]
         loud = (levels >= GATE_MIN_LEVEL_DBFS) & (levels >= floors + GATE_MIN_SNR_DB)
         for index in np.flatnonzero(loud).tolist():
             start = index * length
