@@ -71,6 +71,10 @@ GATE_FLOOR_SECONDS = 1.5
 """A voiced frame is `GATE_MIN_SNR_DB` louder than the quietest frame of the last this-many
 seconds (the audio analyser's `min_snr_db` and `noise_min_window`)."""
 GATE_FRAME_SECONDS = 0.01
+GATE_ONSET_WINDOW = 10
+GATE_ONSET_VOICED = 3
+"""A voiced frame counts when this many of the last `GATE_ONSET_WINDOW` frames are voiced (30
+of 100 ms, as the analyser's onset: a syllable does, a single bump of a line's noise does not)."""
 GATE_MAX_DRAIN_SECONDS = 3.0
 """After the hangover, Vosk goes on hearing an utterance that has text until it ends it itself,
 for at most this long; then its result is taken as final."""
@@ -191,7 +195,7 @@ class SpeechGate:
     webrtcvad (mode `GATE_VAD_MODE`) calls it speech, it is louder than `GATE_MIN_LEVEL_DBFS`,
     and `GATE_MIN_SNR_DB` louder than the quietest frame of the last `GATE_FLOOR_SECONDS` (the
     audio analyser's proposals, with a floor never above the analyser's: a steady noisy line is
-    not fed, a quiet voice on a quiet line is). `voiced_until` is the end (in samples of the
+    not fed, a quiet voice on a quiet line is), with 3 of the last 10 frames so. `voiced_until` is the end (in samples of the
     stream) of the last voiced frame seen."""
 
     def __init__(self, rate: int) -> None:
@@ -205,6 +209,7 @@ class SpeechGate:
         self.voiced_until = -math.inf
         self.recent = np.zeros(0)  # levels of the frames before, for the floor's window
         self.window = round(GATE_FLOOR_SECONDS / GATE_FRAME_SECONDS)
+        self.recent_voiced = np.zeros(GATE_ONSET_WINDOW - 1, dtype=bool)
 
     def hear(self, pcm: bytes) -> None:
         data = self.pending + pcm
@@ -220,10 +225,17 @@ class SpeechGate:
         floors = sliding_window_view(padded, self.window).min(axis=1)
         self.recent = history[max(0, len(history) - (self.window - 1)) :]
         loud = (levels >= GATE_MIN_LEVEL_DBFS) & (levels >= floors + GATE_MIN_SNR_DB)
+        voiced = np.zeros(len(levels), dtype=bool)
         for index in np.flatnonzero(loud).tolist():
             start = index * length
-            if _webrtcvad.process(self.vad, self.rate, data[start : start + length], self.frame):
-                self.voiced_until = self.position + (index + 1) * self.frame
+            voiced[index] = _webrtcvad.process(self.vad, self.rate, data[start : start + length], self.frame)
+        # a voiced frame counts with GATE_ONSET_VOICED of the last GATE_ONSET_WINDOW voiced (a blip does not)
+        run = np.concatenate((self.recent_voiced, voiced))
+        counts = sliding_window_view(run, GATE_ONSET_WINDOW).sum(axis=1)
+        counted = np.flatnonzero(voiced & (counts >= GATE_ONSET_VOICED))
+        if len(counted):
+            self.voiced_until = self.position + (int(counted[-1]) + 1) * self.frame
+        self.recent_voiced = run[len(run) - (GATE_ONSET_WINDOW - 1) :]
         self.position += whole // 2
 
 

@@ -282,3 +282,34 @@ def test_the_gate_feeds_a_quiet_real_voice(model):
     assert not [t for t in voiced if any(start < t + 0.02 and t < end for start, end in skipped)]
     # and the silence around it is skipped: all but the pre-roll before and the hangover after
     assert sum(end - start for start, end in skipped) >= 2 * pad - 1.5 - 0.5
+
+
+def test_the_gate_hears_speech_not_a_steady_noisy_line_however_the_audio_is_handed_over():
+    """The fixture call `noisy`: pink noise at -28 dBFS on the whole caller channel, the caller
+    speaking over it from 8.56 to 11.7 s (its transcript)."""
+    from callassist.recognition import SpeechGate
+
+    audio, rate = soundfile.read(CALLS / "noisy.wav", dtype="float32")
+    assert rate == 16000
+    pcm = (np.clip(audio[:, 1], -1, 1) * 32767).astype("<i2").tobytes()
+    block = 2 * 800  # the pipeline's 0.05 s blocks
+    whole, voiced = SpeechGate(rate), []
+    for start in range(0, len(pcm), block):
+        before = whole.voiced_until
+        whole.hear(pcm[start : start + block])
+        if whole.voiced_until != before:
+            voiced.append(whole.voiced_until / rate)
+    assert 8.56 <= voiced[0] <= 8.56 + 0.2, "speech over the line opens the gate"
+    inside = [t for t in voiced if 8.56 - 0.1 <= t <= 11.7 + 0.3]
+    assert 11.7 - 0.2 <= max(inside)
+    assert len(voiced) - len(inside) <= 2, "the line alone opens the gate at most for a bump or two"
+
+    rng = np.random.default_rng(3)
+    pieces, position, timeline = SpeechGate(rate), 0, {}
+    while position < len(pcm):
+        size = 2 * int(rng.integers(1, 2000))
+        pieces.hear(pcm[position : position + size])
+        position += size
+        timeline[pieces.position] = pieces.voiced_until
+    assert pieces.voiced_until == whole.voiced_until
+    assert all(value <= whole.voiced_until for value in timeline.values())
