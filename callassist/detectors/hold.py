@@ -35,8 +35,4 @@ class HoldDetector(Detector):
         self.ctx.event("hold_too_long", "violation", t, since if since is not None else t, t, "agent")
 
     def countdown(self, now: float) -> Countdown | None:
-        due = self.deadline()
-        if due is None:
-            return None
-        total = self.settings.timings.hold_check_back
-        return Countdown("hold_too_long", None, max(0.0, total - (due - now)), total)
+        return Countdown.towards("hold_too_long", None, self.deadline(), self.settings.timings.hold_check_back, now)
