@@ -69,6 +69,14 @@ class CallJob:
     def report_name(self) -> str:
         return self.output or self.name
 
+    def shown(self, path: Path | None) -> str | None:
+        """`path` (the job's recording or transcript) as the batch names it: relative to the
+        folder given (what a masked report says; unmasked, as the masked report name is)."""
+        if path is None:
+            return None
+        folder = self.name.rpartition("/")[0]
+        return f"{folder}/{path.name}" if folder else path.name
+
 
 @dataclass(frozen=True)
 class BatchOptions:
@@ -78,7 +86,7 @@ class BatchOptions:
     model: Path | None = None
     config: Path | None = None
     scripts: tuple[Path, ...] = ()
-    mask: bool = False
+    mask: bool = False  # also when the config's privacy.mask is true
     agent_pattern: str | None = None  # regex on the call name with a group named `agent` (and `started`)
     metadata: Path | None = None  # CSV with columns call, agent, started (ISO datetime)
     cluster: str | None = None  # Ray address, or "auto" for a local Ray instance
@@ -411,7 +419,7 @@ class CallScorer:
         if self.options.mask:
             from callassist.reporting.masking import mask_report
 
-            data = mask_report(data)
+            data = mask_report(data, {"audio": job.shown(job.audio), "transcript": job.shown(job.transcript)})
             report = CallReport.from_json(data)
         write_text_atomically(html_path, call_report_html(report, title=job.report_name))
         write_json_atomically(json_path, data)  # last: a JSON report on disk means the call is done
@@ -846,8 +854,12 @@ def run_batch(paths: list[Path], options: BatchOptions, stream: Any = None) -> B
     scored."""
     from callassist.settings import effective_pack, load_settings
 
-    jobs = with_outputs(with_metadata(find_calls(paths), options), options.mask)
-    effective_pack(load_settings(options.config), list(options.scripts))  # refuses a bad config or pack
+    jobs = with_metadata(find_calls(paths), options)
+    settings = load_settings(options.config)
+    effective_pack(settings, list(options.scripts))  # refuses a bad config or pack
+    if settings.privacy.mask:
+        options = replace(options, mask=True)
+    jobs = with_outputs(jobs, options.mask)
     check_output_folder(options.out)
     with OutputLock(options.out):
         remove_leftovers(options.out)
@@ -863,12 +875,39 @@ def run_batch(paths: list[Path], options: BatchOptions, stream: Any = None) -> B
                 runner = run_on_ray if options.cluster else run_local
                 outcomes += runner(to_score, options, progress)
         finally:
-            if options.mask:  # errors name the file: numbers in file names are personal data
-                from callassist.reporting.masking import mask_free_text
-
-                outcomes = [replace(o, error=mask_free_text(o.error)) if o.error else o for o in outcomes]
+            if options.mask:  # errors name files: their folders and the numbers in their names are personal data
+                by_name = {job.report_name: job for job in jobs}
+                outcomes = [
+                    replace(o, error=masked_error(o.error, by_name.get(o.name), paths)) if o.error else o
+                    for o in outcomes
+                ]
             summary_html, summary_csv = write_summary(jobs, outcomes, options)
     return BatchResult(outcomes, summary_html, summary_csv)
+
+
+# An absolute path in free text (POSIX or Windows): from the start or after a space, bracket or
+# quote, up to a space, bracket, quote or colon.
+_ABSOLUTE_PATH = re.compile(r"(?<![^\s(\['\"「（])(?:[A-Za-z]:[\\/]|[\\/])[^\s()'\"，。；;:]*")
+
+
+def masked_error(error: str, job: CallJob | None, paths: list[Path]) -> str:
+    """A failed call's error under --mask: its files named as the batch names them (relative
+    to the folder given), paths under a folder given made relative, any other absolute path
+    (a link's target) cut to its file name, and numbers masked."""
+    from callassist.reporting.masking import file_name, mask_free_text
+
+    if job is not None:
+        for path in (job.audio, job.transcript):
+            if path is not None:
+                error = error.replace(str(path), job.shown(path) or "")
+    roots = [Path(os.path.abspath(p)) for p in paths]
+    several = len(roots) > 1
+    for root in sorted(roots, key=lambda r: len(str(r)), reverse=True):
+        folder = root if not root.is_file() else root.parent
+        prefix = f"{folder.name}/" if several and folder == root else ""
+        error = error.replace(str(folder) + os.sep, prefix).replace(str(folder), prefix.rstrip("/") or ".")
+    error = _ABSOLUTE_PATH.sub(lambda match: file_name(match.group()), error)
+    return mask_free_text(error)
 
 
 def write_summary(jobs: list[CallJob], outcomes: list[CallOutcome], options: BatchOptions) -> tuple[Path, Path]:
@@ -885,7 +924,8 @@ def write_summary(jobs: list[CallJob], outcomes: list[CallOutcome], options: Bat
     for job in jobs:
         json_path, html_path = report_paths(options.out, job.report_name)
         if job.report_name in errors:
-            failures.append(FailedCall(job.report_name, shown(job.source), shown(errors[job.report_name])))
+            source = shown(job.shown(job.audio or job.transcript) or job.report_name) if options.mask else job.source
+            failures.append(FailedCall(job.report_name, source, errors[job.report_name]))
             continue
         try:
             report = CallReport.from_json(json.loads(json_path.read_text(encoding="utf-8")))

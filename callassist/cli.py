@@ -58,6 +58,12 @@ def seconds(text: str) -> float:
     return value
 
 
+MASK_HELP = (
+    "mask phone, ID-card and bank-card numbers in everything written (reports, transcripts, their file"
+    " names, printed lines), naming no folder outside the one given; also when the config's privacy.mask is true"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", type=Path, help="config file (default: ./callassist.toml, then the user config)")
@@ -86,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay_cmd.add_argument("--caller-channel", type=int, default=1, metavar="N", help="caller's channel (default 1)")
     replay_cmd.add_argument("--report", type=Path, help="write the JSON report here (else print a summary)")
     replay_cmd.add_argument("--headless", action="store_true", help="no screen: print or write the report")
+    replay_cmd.add_argument("--mask", action="store_true", help=MASK_HELP + " (no screen: the summary is printed)")
     replay_cmd.add_argument("--speed", type=speed, default=1.0, help="screen replay pace: 1 (real time), 2, ..., or max")
 
     transcribe = commands.add_parser("transcribe", help="transcribe a recording to the transcript format (JSON Lines)")
@@ -95,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     transcribe.add_argument("--model", type=Path, help="Vosk model folder")
     transcribe.add_argument("--agent-channel", type=int, default=0, metavar="N")
     transcribe.add_argument("--caller-channel", type=int, default=1, metavar="N")
+    transcribe.add_argument("--mask", action="store_true", help=MASK_HELP)
+    transcribe.add_argument("--config", type=Path, help="config file (default: ./callassist.toml, then the user config)")
 
     demo = commands.add_parser("demo", parents=[common], help="replay the bundled sample call")
     demo.add_argument("--headless", action="store_true", help="no screen: print the report summary")
@@ -109,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--asr", choices=("vosk", "none"), default="vosk", help="'none': no recognition (acoustic checks only)")
     live.add_argument("--record", action="store_true", default=None, help="save each call's stereo recording too")
     live.add_argument("--calls-dir", type=Path, help="where reports of ended calls go")
+    live.add_argument("--mask", action="store_true", help=MASK_HELP.replace("everything written", "the reports saved") + " (the screen shows the call as heard)")
 
     commands.add_parser("devices", help="list audio input devices (and loopback speakers)")
     add_setup_command(commands)
@@ -119,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel processes (default: cores)")
     batch.add_argument("--asr", choices=("vosk", "none"), default="vosk", help="for calls without a transcript")
     batch.add_argument("--model", type=Path, help="Vosk model folder")
-    batch.add_argument("--mask", action="store_true", help="mask phone, ID-card and bank-card numbers in reports")
+    batch.add_argument("--mask", action="store_true", help=MASK_HELP)
     batch.add_argument("--agent-pattern", metavar="REGEX", help="regex on the file name with groups (?P<agent>…) and optionally (?P<started>…)")
     batch.add_argument("--metadata", type=Path, help="CSV with columns call, agent, started")
     batch.add_argument("--cluster", metavar="ADDRESS", help="run on a Ray cluster (or 'auto' for a local one); needs callassist[ray]")
@@ -140,6 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
     review = commands.add_parser("review", help="listen to a batch's calls in the browser and mark events (127.0.0.1 only)")
     review.add_argument("out", type=Path, help="the --out folder of a `callassist batch` run")
     review.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; 0: any free port)")
+    review.add_argument(
+        "--recordings", type=Path, action="append", default=[], metavar="FOLDER",
+        help="a folder given to the batch, where its recordings are (a masked batch's reports name them "
+        "relative to it); repeatable",
+    )
 
     rules = commands.add_parser("rules", help="test QA rules on sample dialogues")
     rules_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
@@ -159,9 +174,15 @@ def run_replay(args: argparse.Namespace, request: ReplayRequest) -> int:
     from callassist.reporting.text import summary_text
     from callassist.settings import effective_pack, load_settings
 
-    if getattr(args, "report", None):
-        check_writable_file(args.report, "--report")
     settings = load_settings(args.config)
+    mask = masking_wanted(args, settings) if args.command == "replay" else False  # the demo's call is made up
+    report_path = getattr(args, "report", None)
+    if report_path and mask:
+        from callassist.reporting.masking import masked_file_name
+
+        report_path = masked_file_name(report_path)
+    if report_path:
+        check_writable_file(report_path, "--report")
     pack = effective_pack(settings, args.scripts)
     recognition = None
     if request.audio is not None and request.transcript is None and getattr(args, "asr", "none") == "vosk":
@@ -170,7 +191,7 @@ def run_replay(args: argparse.Namespace, request: ReplayRequest) -> int:
 
         open_recording(request.audio)  # a bad file is reported before a model is looked for
         recognition = VoskRecognition(open_speech_model(args.model, interactive=sys.stdin.isatty()))
-    on_screen = not args.headless and not getattr(args, "report", None) and sys.stdout.isatty()
+    on_screen = not args.headless and not report_path and not mask and sys.stdout.isatty()
     if request.audio is not None and on_screen:  # without a terminal (a pipe, CI): the summary
         from callassist.transcript import read_transcript
         from callassist.ui.run import replay_app
@@ -183,9 +204,15 @@ def run_replay(args: argparse.Namespace, request: ReplayRequest) -> int:
         ).run()
         return 0
     report = replay(request, settings, pack, recognition)
-    if getattr(args, "report", None):
-        write_json_atomically(args.report, report.to_json())
-        print(f"report written: {args.report} ({len(report.events)} events, score {report.score.value})")
+    if mask:
+        from callassist.reporting.masking import mask_free_text, mask_report
+        from callassist.reporting.report import CallReport
+
+        report = CallReport.from_json(mask_report(report.to_json()))
+    if report_path:
+        write_json_atomically(report_path, report.to_json())
+        shown = mask_free_text(str(report_path)) if mask else report_path
+        print(f"report written: {shown} ({len(report.events)} events, score {report.score.value})")
     else:
         from callassist.labels import labels_for
 
@@ -214,6 +241,7 @@ def run_live(args: argparse.Namespace) -> int:
         if value is not None
     }
     settings = replace(settings, live=replace(settings.live, **overrides))
+    mask = masking_wanted(args, settings)
     pack = effective_pack(settings, args.scripts)
     recognition = None
     if args.asr == "vosk":
@@ -225,7 +253,7 @@ def run_live(args: argparse.Namespace) -> int:
 
     calls_dir = args.calls_dir or settings.base_dir / settings.live.calls_dir
     record = settings.live.record if args.record is None else args.record
-    app = live_app(settings, pack, recognition, calls_dir, record)
+    app = live_app(settings, pack, recognition, calls_dir, record, mask)
     app.run()
     rescued = app.session.rescue_unsaved() if app.session is not None else []
     for path in rescued:
@@ -273,7 +301,7 @@ def run_review(args: argparse.Namespace) -> int:
     from callassist.review.server import make_server
 
     try:
-        server = make_server(args.out, args.port)
+        server = make_server(args.out, args.port, args.recordings)
     except OSError as error:
         raise CallassistError(f"--port {args.port}: cannot listen on 127.0.0.1 ({error.strerror}); try another port") from None
     host, port = server.server_address[:2]
@@ -332,15 +360,42 @@ def run_transcribe(args: argparse.Namespace) -> int:
     from callassist.transcript import write_transcript
 
     request = ReplayRequest(audio=args.audio, agent_channel=args.agent_channel, caller_channel=args.caller_channel)
+    settings = load_settings(args.config)
+    mask = masking_wanted(args, settings)
     output = args.output or args.audio.with_suffix(".jsonl")
+    if mask:
+        from callassist.reporting.masking import masked_file_name
+
+        output = masked_file_name(output)
     check_writable_file(output, "--output", force=args.force)
     open_recording(args.audio)
     speech_model = open_speech_model(args.model, interactive=sys.stdin.isatty())
-    settings = load_settings(None)
     utterances = transcribe(request, settings, effective_pack(settings, []), VoskRecognition(speech_model))
-    write_transcript(output, utterances)
-    print(f"transcript written: {output} ({len(utterances)} utterances, model {speech_model.name})")
+    write_transcript(output, utterances, mask=mask)
+    shown = output
+    if mask:
+        from callassist.reporting.masking import mask_free_text
+
+        shown = mask_free_text(str(output))
+    print(f"transcript written: {shown} ({len(utterances)} utterances, model {speech_model.name})")
     return 0
+
+
+def masking_wanted(args: argparse.Namespace, settings) -> bool:
+    """--mask, or the config's privacy.mask. Noted in `args`: the error lines are masked too."""
+    args.mask = bool(getattr(args, "mask", False)) or settings.privacy.mask
+    return args.mask
+
+
+def masked_error_line(args: argparse.Namespace, message: str) -> str:
+    """An error line under --mask: the files given named by their file names, numbers masked."""
+    from callassist.reporting.masking import mask_free_text
+
+    for key in ("audio", "transcript", "report", "output"):
+        path = getattr(args, key, None)
+        if isinstance(path, Path) and path.name:
+            message = message.replace(str(path), path.name)
+    return mask_free_text(message)
 
 
 def run_scripts(args: argparse.Namespace) -> int:
@@ -487,7 +542,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe shows here, not in Python's last flush at exit
         return status
     except CallassistError as error:
-        print(f"callassist: error: {error}", file=sys.stderr)
+        message = masked_error_line(args, str(error)) if getattr(args, "mask", False) else str(error)
+        print(f"callassist: error: {message}", file=sys.stderr)
         return error.exit_status
     except KeyboardInterrupt:
         print("callassist: interrupted", file=sys.stderr)
@@ -497,12 +553,15 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except OSError as error:  # a write that failed (disk full, no permission): name the file
         where = f"{error.filename}: " if error.filename else ""
-        print(f"callassist: error: {where}{error.strerror or error}; check the path, its permissions and free space", file=sys.stderr)
+        message = f"{where}{error.strerror or error}; check the path, its permissions and free space"
+        print(f"callassist: error: {masked_error_line(args, message) if getattr(args, 'mask', False) else message}", file=sys.stderr)
         return 2
     except Exception as error:  # never a traceback for the user; CALLASSIST_DEBUG=1 shows it
         if os.environ.get("CALLASSIST_DEBUG"):
             raise
-        print(f"callassist: internal error: {type(error).__name__}: {error} (run with CALLASSIST_DEBUG=1 for details and report it)", file=sys.stderr)
+        detail = f"{type(error).__name__}: {error}"
+        detail = masked_error_line(args, detail) if getattr(args, "mask", False) else detail
+        print(f"callassist: internal error: {detail} (run with CALLASSIST_DEBUG=1 for details and report it)", file=sys.stderr)
         return 3
 
 

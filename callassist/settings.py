@@ -129,6 +129,14 @@ class UiSettings:
 
 
 @dataclass(frozen=True)
+class PrivacySettings:
+    """[privacy]: whether what is written is masked (as --mask), so a deployment can make it
+    the default for its agents."""
+
+    mask: bool
+
+
+@dataclass(frozen=True)
 class ScoreSettings:
     """[score]: the starting score and what each event deducts."""
 
@@ -151,6 +159,7 @@ class Settings:
     keys: KeySettings
     score: ScoreSettings
     ui: UiSettings
+    privacy: PrivacySettings
     source: str  # the config file used, or "defaults"
     base_dir: Path  # relative paths in the config are relative to this folder
 
@@ -163,8 +172,10 @@ class Settings:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Settings:
-        """Settings as a report states them (`to_json`); relative paths have no base folder."""
-        return _build({name: data[name] for name in SECTIONS}, data["source"], Path("."))
+        """Settings as a report states them (`to_json`); relative paths have no base folder. A
+        section a report of an earlier version lacks gets the defaults."""
+        defaults = _defaults()
+        return _build({name: data.get(name, defaults[name]) for name in SECTIONS}, data["source"], Path("."))
 
 
 SECTIONS: dict[str, type] = {
@@ -179,6 +190,7 @@ SECTIONS: dict[str, type] = {
     "keys": KeySettings,
     "score": ScoreSettings,
     "ui": UiSettings,
+    "privacy": PrivacySettings,
 }
 CHOICES = {"ui.language": ("zh", "en")}
 

@@ -148,6 +148,12 @@ def utterance_to_json(utterance: Utterance) -> dict[str, Any]:
     return data
 
 
-def write_transcript(path: Path, utterances: Iterable[Utterance]) -> None:
-    lines = [json.dumps(utterance_to_json(u), ensure_ascii=False) for u in utterances]
+def write_transcript(path: Path, utterances: Iterable[Utterance], mask: bool = False) -> None:
+    """The transcript format, one utterance a line; `mask`: numbers masked (`mask_utterances`)."""
+    data = [utterance_to_json(u) for u in utterances]
+    if mask:
+        from callassist.reporting.masking import mask_utterances
+
+        data = mask_utterances(data)[0]
+    lines = [json.dumps(item, ensure_ascii=False) for item in data]
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import html
 import json
+import shutil
+from pathlib import Path
 from urllib.parse import unquote
 
+import pytest
+
 from callassist.batch import BatchOptions, run_batch
+from callassist.cli import main
 
 SPOKEN = dict(zip("0123456789X", "零幺二三四五六七八九叉"))
 DIGIT_OF = {**{c: c for c in "0123456789X"}, **{chr(ord("０") + i): str(i) for i in range(10)},
@@ -158,3 +163,229 @@ def test_the_checker_sees_a_number_in_each_form():
         for number in numbers.values():
             assert leaks(f"x{write(number)}x", [number]), (write(number), number)
     assert leaks("<td>139</td><td>1234</td>5678", ["13912345678"]) == []  # rows apart are not one number
+
+
+# ---------------------------------------------------------------- every command, file names and folders included
+#
+# One caller's numbers, said in the call and held by the file names, under a folder named after a
+# person. Masked, no output (file, file name, printed line) holds 7 digits in a row of any of them,
+# nor the person's folder; unmasked, the same outputs do (so the checks can fail).
+
+CALLS = Path(__file__).parent / "fixtures" / "calls"
+PERSON = "zhangwei"
+PHONE = "13812345678"
+ID_CARD = id_number("11010519491231002")
+BANK_CARD = card_number("622202123456789012")
+SECRETS = [PHONE, ID_CARD, BANK_CARD]
+CALL_STEM = f"来电{PHONE}"
+CALL_LINES = [
+    {"speaker": "agent", "start": 0.5, "end": 3.0, "text": "您好，请问有什么可以帮您？"},
+    {"speaker": "caller", "start": 3.5, "end": 6.5, "text": f"我的手机号是{PHONE}"},
+    {"speaker": "agent", "start": 7.0, "end": 8.5, "text": "请说一下身份证号"},
+    {"speaker": "caller", "start": 9.0, "end": 12.0, "text": f"身份证号{ID_CARD}"},
+    {"speaker": "caller", "start": 12.5, "end": 15.5, "text": f"卡号是{BANK_CARD}", "words": [
+        {"word": "卡号是", "start": 12.5, "end": 13.0, "conf": 1.0},
+        {"word": BANK_CARD, "start": 13.0, "end": 15.5, "conf": 0.9},
+    ]},
+]
+
+
+def personal_folder(tmp_path) -> Path:
+    """A customer's folder under a user's home: C:\\Users\\zhangwei\\客户13812345678 on Windows."""
+    folder = tmp_path / "Users" / PERSON / "calls" / f"客户{PHONE}"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def write_call_transcript(path: Path) -> Path:
+    path.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in CALL_LINES), encoding="utf-8")
+    return path
+
+
+def exposed(text: str) -> list[str]:
+    """What of the caller's numbers and the person's folder `text` gives away."""
+    return leaks(text, SECRETS) + ([PERSON] if PERSON in text else [])
+
+
+def files_exposed(folder: Path) -> dict[str, list[str]]:
+    """Each file under `folder` whose name (relative) or text gives something away, with what."""
+    found = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        where = path.relative_to(folder).as_posix()
+        text = path.read_bytes().decode("utf-8-sig", "replace")
+        if exposed(where) or exposed(text):
+            found[where] = exposed(where) + exposed(text)
+    return found
+
+
+def machine_folders(out: Path, tmp_path: Path) -> list[str]:
+    """Files under `out` naming a folder of this machine: the test's, or where callassist and
+    its standard pack are installed (the site-packages of a user's home, on a desk)."""
+    import callassist
+
+    folders = [str(tmp_path), str(Path(callassist.__file__).resolve().parent.parent)]
+    return [p.name for p in out.rglob("*") if p.is_file() and any(f in p.read_text(encoding="utf-8-sig") for f in folders)]
+
+
+@pytest.mark.parametrize("mask", [True, False])
+def test_a_batch_names_no_folder_outside_the_one_given_nor_any_number_in_files_and_lines(tmp_path, capsys, mask):
+    """The reports (JSON, HTML), the summary (HTML, CSV), the failures' error lines and path
+    column, progress and the printed lines: relative to the folder given and masked."""
+    calls = personal_folder(tmp_path).parent
+    write_call_transcript(calls / f"客户{PHONE}" / f"{CALL_STEM}.jsonl")
+    shutil.copy(CALLS / "normal.wav", calls / f"客户{PHONE}" / f"{CALL_STEM}.wav")
+    (calls / f"坏的{PHONE}.wav").write_bytes(b"not a recording")  # fails: its error line names it
+    (calls / f"断开{PHONE}.wav").symlink_to(tmp_path / "Users" / PERSON / f"已删{PHONE}.wav")  # a broken link
+    out = tmp_path / "out"
+
+    status = main(["batch", str(calls), "--out", str(out), "--asr", "none", "--workers", "1", *(["--mask"] if mask else [])])
+
+    printed = capsys.readouterr()
+    assert status == 1  # the two bad files failed, the call was scored
+    reports = [p for p in (out / "calls").rglob("*.json")]
+    assert len(reports) == 1
+    if not mask:  # the checks see what masking hides
+        assert set(files_exposed(out)) >= {"summary.csv", "summary.html", f"calls/客户{PHONE}/{CALL_STEM}.json"}
+        assert PERSON in printed.out and exposed(printed.out + printed.err) and machine_folders(out, tmp_path)
+        return
+    assert files_exposed(out) == {}
+    assert exposed(printed.out + printed.err) == [], printed
+    assert machine_folders(out, tmp_path) == []
+    call = json.loads(reports[0].read_text(encoding="utf-8"))["call"]
+    assert (call["audio"], call["transcript"]) == ("客户*******5678/来电*******5678.wav", "客户*******5678/来电*******5678.jsonl")
+    assert not any("/" in p or "\\" in p for p in call["script_pack"]) and call["settings"]["source"] == "defaults"
+    failed = [line for line in printed.out.splitlines() if line.startswith("failed: ")]
+    assert failed == [  # named as the batch names them, the link's target by its file name
+        "failed: 断开*******5678.wav: 断开*******5678.wav: broken link (to 已删*******5678.wav); fix or remove it",
+        "failed: 坏的*******5678: 坏的*******5678.wav: is not a readable audio file (Format not recognised); "
+        "give a WAV, FLAC or OGG recording, or re-export this one",
+    ]
+
+
+@pytest.mark.parametrize("mask", [True, False])
+def test_replay_masks_its_report_its_file_name_and_its_printed_lines(tmp_path, capsys, mask):
+    folder = personal_folder(tmp_path)
+    transcript = write_call_transcript(folder / f"{CALL_STEM}.jsonl")
+    audio = shutil.copy(CALLS / "normal.wav", folder / f"{CALL_STEM}.wav")
+    out = tmp_path / "out"
+    out.mkdir()
+    masking = ["--mask"] if mask else []
+
+    assert main(["replay", str(audio), "--transcript", str(transcript), "--report", str(out / f"{CALL_STEM}.json"), *masking]) == 0
+    written = capsys.readouterr()
+    assert main(["replay", "--transcript", str(transcript), "--headless", *masking]) == 0  # the text summary
+    summary = capsys.readouterr()
+
+    if not mask:
+        assert set(files_exposed(out)) == {f"{CALL_STEM}.json"} and exposed(written.out) and exposed(summary.out)
+        assert PERSON in json.loads((out / f"{CALL_STEM}.json").read_text(encoding="utf-8"))["call"]["audio"]
+        assert machine_folders(out, tmp_path)
+        return
+    assert [p.name for p in out.iterdir()] == ["来电*******5678.json"]
+    assert files_exposed(out) == {}
+    assert exposed(written.out + written.err + summary.out + summary.err) == []
+    assert machine_folders(out, tmp_path) == []
+    call = json.loads((out / "来电*******5678.json").read_text(encoding="utf-8"))["call"]
+    assert (call["audio"], call["transcript"]) == ("来电*******5678.wav", "来电*******5678.jsonl")
+    assert call["masked"] == ["phone", "id_card", "bank_card"]
+    assert summary.out.startswith("通话: 来电*******5678.jsonl")
+
+
+def test_replay_masks_its_error_lines(tmp_path, capsys):
+    folder = personal_folder(tmp_path)
+    broken = folder / f"{CALL_STEM}.wav"
+    broken.write_bytes(b"not a recording")
+    assert main(["replay", str(broken), "--asr", "none", "--headless", "--mask"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("callassist: error: 来电*******5678.wav: ") and exposed(err) == []
+    assert main(["replay", str(broken), "--asr", "none", "--headless"]) == 2
+    assert exposed(capsys.readouterr().err)  # unmasked, the line names the file as given
+
+
+@pytest.mark.parametrize("mask", [True, False])
+def test_transcribe_masks_the_transcript_and_its_file_name(tmp_path, capsys, monkeypatch, mask):
+    """What recognition heard (stood in for here: the model is not what is tested) is written
+    masked, to a file whose name is masked: beside the audio by default, or where -o says."""
+    import callassist.recognition
+    import callassist.replay
+    from callassist.transcript import read_transcript
+
+    heard = read_transcript(write_call_transcript(tmp_path / "heard.jsonl"))
+    monkeypatch.setattr(callassist.recognition, "open_speech_model", lambda *args, **kwargs: type("Model", (), {"name": "test"})())
+    monkeypatch.setattr(callassist.replay, "transcribe", lambda *args: heard)
+    folder = personal_folder(tmp_path)
+    audio = shutil.copy(CALLS / "normal.wav", folder / f"{CALL_STEM}.wav")
+    given = tmp_path / "out" / f"副本{PHONE}.jsonl"
+    given.parent.mkdir()
+    masking = ["--mask"] if mask else []
+
+    assert main(["transcribe", str(audio), *masking]) == 0
+    assert main(["transcribe", str(audio), "-o", str(given), *masking]) == 0
+    printed = capsys.readouterr()
+
+    written = sorted(p.name for p in [*folder.glob("*.jsonl"), *given.parent.iterdir()])
+    if not mask:
+        assert written == sorted([f"{CALL_STEM}.jsonl", given.name])
+        assert exposed((folder / f"{CALL_STEM}.jsonl").read_text(encoding="utf-8")) and exposed(printed.out)
+        return
+    assert written == ["副本*******5678.jsonl", "来电*******5678.jsonl"]
+    for path in (folder / "来电*******5678.jsonl", given.parent / "副本*******5678.jsonl"):
+        lines = read_transcript(path)
+        assert exposed(path.read_text(encoding="utf-8")) == []
+        assert [(u.speaker, u.start, u.end, len(u.text)) for u in lines] == [(u.speaker, u.start, u.end, len(u.text)) for u in heard]
+        assert lines[4].words[1].word == "*" * (len(BANK_CARD) - 4) + BANK_CARD[-4:]  # words masked too, their timings kept
+    assert leaks(printed.out, SECRETS) == [] and "transcript written: " in printed.out
+
+
+def test_the_config_can_make_masking_the_default(tmp_path, capsys):
+    """privacy.mask = true masks as --mask does; a value of the wrong type names file and line."""
+    config = tmp_path / "callassist.toml"
+    config.write_text("[call]\nagent = \"三零二\"\n\n[privacy]\nmask = true\n", encoding="utf-8")
+    transcript = write_call_transcript(personal_folder(tmp_path) / f"{CALL_STEM}.jsonl")
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main(["replay", "--transcript", str(transcript), "--report", str(out / f"{CALL_STEM}.json"), "--config", str(config)]) == 0
+    assert [p.name for p in out.iterdir()] == ["来电*******5678.json"] and files_exposed(out) == {}
+    assert exposed(capsys.readouterr().out) == []
+
+    config.write_text("[call]\nagent = \"三零二\"\n\n[privacy]\nmask = \"yes\"\n", encoding="utf-8")
+    assert main(["replay", "--transcript", str(transcript), "--headless", "--config", str(config)]) == 2
+    assert capsys.readouterr().err == f"callassist: error: {config}:5: privacy.mask: must be bool, not 'yes'\n"
+
+
+@pytest.mark.parametrize("mask", [True, False])
+def test_a_live_session_saves_its_reports_masked(settings, pack, tmp_path, mask):
+    import threading
+    import time
+
+    import numpy as np
+
+    from callassist.inputs import Utterance
+    from callassist.live.messages import CallEnded
+    from callassist.live.session import CallSession, ChannelSource, SessionOptions, Wiring
+    from callassist.transcript import read_transcript
+    from fakes import FakeSource, ScriptedRecognition
+
+    heard = read_transcript(write_call_transcript(tmp_path / "heard.jsonl"))
+    rate = 16000
+    source = FakeSource(np.zeros((17 * rate, 2), np.float32), rate)
+    calls_dir = tmp_path / "calls"
+    messages: list = []
+    session = CallSession(
+        [source], Wiring(ChannelSource(0, 0), ChannelSource(0, 1)), pack, settings, messages.append,
+        recognition=ScriptedRecognition([Utterance(u.speaker, u.start, u.end, u.text, u.words) for u in heard], partials=False),
+        options=SessionOptions(calls_dir=calls_dir, mask=mask),
+    )
+    session.start_call()
+    worker = threading.Thread(target=session.run)
+    worker.start()
+    deadline = time.monotonic() + 60
+    while not source.exhausted and time.monotonic() < deadline:
+        time.sleep(0.01)
+    session.end_call()
+    session.stop()
+    worker.join(timeout=30)
+    (ended,) = [m for m in messages if isinstance(m, CallEnded)]
+    report = json.loads(Path(ended.report_path).read_text(encoding="utf-8"))
+    assert len(report["utterances"]) == len(heard)
+    assert bool(files_exposed(calls_dir)) is not mask

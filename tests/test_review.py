@@ -249,8 +249,17 @@ def test_a_masked_batchs_labels_name_its_files_masked_and_relative_and_eval_stil
     assert names == ["客户*******5678/来电*******5678", "转接"]
     expected_audio = {names[0]: named.with_suffix(".wav"), names[1]: elsewhere / f"{linked_phone}.wav"}
     expected_transcript = {names[0]: named.with_suffix(".jsonl"), names[1]: calls / "转接.jsonl"}
+    # The reports name the files relative to the folder given (the link by its own name):
+    # the server is told that folder.
+    reports = {name: json.loads((out / "calls" / f"{name}.json").read_text(encoding="utf-8")) for name in names}
+    assert [(r["call"]["audio"], r["call"]["transcript"]) for r in reports.values()] == [
+        ("客户*******5678/来电*******5678.wav", "客户*******5678/来电*******5678.jsonl"), ("转接.wav", "转接.jsonl"),
+    ]
+    from callassist.review.server import ReviewSite
 
-    server = make_server(out, 0)
+    assert [ReviewSite(out).source(report, "audio") for report in reports.values()] == [None, None]  # not told: not found
+
+    server = make_server(out, 0, [calls])
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -89,6 +89,7 @@ class SessionOptions:
     calls_dir: Path | None = None  # where reports (and recordings) of ended calls go
     record: bool = False
     source_name: str = "live"
+    mask: bool = False  # reports saved have their numbers masked (--mask, privacy.mask)
 
 
 @dataclass(frozen=True)
@@ -409,6 +410,10 @@ class CallSession:
             self.deliver(WorkerFailed(error))
         self.last_call_time = call.pipeline.now
         report = call.pipeline.report(self._call_source(call.pipeline)).to_json()
+        if self.options.mask:
+            from callassist.reporting.masking import mask_report
+
+            report = mask_report(report)
         total = report["score"]["value"]
         if call.name is None:
             self._set_phase("ended")

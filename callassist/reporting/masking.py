@@ -47,9 +47,9 @@ import copy
 import datetime
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any, Literal
 
 Kind = Literal["phone", "id_card", "bank_card"]
@@ -157,15 +157,47 @@ _UNMASKED_FIELDS = frozenset({"schema", "generator", "fingerprint", "id", "kind"
 _STREAM_JOINER = " "  # between one speaker's utterances: a separator, so runs continue across them
 
 
-def mask_report(report: dict[str, Any]) -> dict[str, Any]:
+def mask_report(report: dict[str, Any], names: Mapping[str, str | None] | None = None) -> dict[str, Any]:
     """A masked copy of a report's JSON (`CallReport.to_json`). Utterance texts and words are masked per
     speaker over the whole call (a number split across utterances is found whole); words keep
     their lengths (and so their timings). Every other string of the report (what events heard,
-    paths, the call's name) is masked too. The input is not changed."""
+    paths, the call's name) is masked too. The input is not changed.
+
+    A masked report names no folder outside what was given (an absolute path can hold a
+    person's name: C:\\Users\\zhangwei\\..., a folder per customer): the recording and transcript
+    are named by `names` (`audio`, `transcript`: the batch's names, relative to the folder it
+    was given), else by their file names; the script pack's files, the config file and the
+    folders the settings name, by their file names."""
     masked = copy.deepcopy(report)
+    masked["utterances"], secrets = mask_utterances(masked["utterances"])
+    call = masked["call"]
+    for key in ("audio", "transcript"):
+        if names is not None and key in names:
+            call[key] = names[key]
+        elif call.get(key):
+            call[key] = file_name(call[key])
+    call["script_pack"] = [file_name(source) for source in call.get("script_pack", ())]
+    settings = call.get("settings") or {}
+    if "source" in settings:
+        settings["source"] = file_name(settings["source"])
+    if "extra" in settings.get("scripts", {}):
+        settings["scripts"]["extra"] = [file_name(extra) for extra in settings["scripts"]["extra"]]
+    if "calls_dir" in settings.get("live", {}):
+        settings["live"]["calls_dir"] = file_name(settings["live"]["calls_dir"])
+    for key, value in masked.items():
+        if key != "utterances":
+            masked[key] = _mask_strings(value, secrets)
+    masked["call"]["masked"] = list(MASKED_KINDS)
+    return masked
+
+
+def mask_utterances(utterances: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], set[str]]:
+    """Masked copies of utterances in their JSON form (a report's or a transcript's), each
+    speaker's masked over the whole call, and the digits of every number masked."""
+    masked = copy.deepcopy(list(utterances))
     secrets: set[str] = set()
-    for speaker in sorted({u["speaker"] for u in masked["utterances"]}):
-        spoken = [u for u in masked["utterances"] if u["speaker"] == speaker]
+    for speaker in sorted({u["speaker"] for u in masked}):
+        spoken = [u for u in masked if u["speaker"] == speaker]
         for utterance, text in zip(spoken, mask_stream([u["text"] for u in spoken], secrets)):
             utterance["text"] = text
         worded = [u for u in spoken if u.get("words")]
@@ -176,11 +208,17 @@ def mask_report(report: dict[str, Any]) -> dict[str, Any]:
                 length = len(word["word"])
                 word["word"] = text[offset : offset + length]
                 offset += length
-    for key, value in masked.items():
-        if key != "utterances":
-            masked[key] = _mask_strings(value, secrets)
-    masked["call"]["masked"] = list(MASKED_KINDS)
-    return masked
+    return masked, secrets
+
+
+def file_name(path: str) -> str:
+    """The last part of a path written on this system or on Windows (a report read elsewhere)."""
+    return PureWindowsPath(path).name or path
+
+
+def masked_file_name(path: Path) -> Path:
+    """`path` with its file name masked (its folder is the user's own choice, kept)."""
+    return path.with_name(mask_free_text(path.name))
 
 
 def mask_stream(pieces: Sequence[str], secrets: set[str] | None = None) -> list[str]:

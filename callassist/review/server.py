@@ -21,6 +21,7 @@ import json
 import mimetypes
 import os
 import re
+from collections.abc import Sequence
 from functools import partial
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,8 +49,10 @@ class Refused(Exception):
 class ReviewSite:
     """What the server knows: the output folder and how to find a call's files in it."""
 
-    def __init__(self, out: Path) -> None:
+    def __init__(self, out: Path, recordings: Sequence[Path] = ()) -> None:
         self.out = out.resolve()
+        # the folders given to the batch: a masked report names its files relative to them
+        self.recordings = [Path(os.path.abspath(folder)) for folder in recordings]
         self.given = Path(os.path.abspath(out))  # as named, links kept: labels name files relative to it
         self.calls = self.out / "calls"
         if not self.calls.is_dir():
@@ -80,13 +83,17 @@ class ReviewSite:
 
     def locate(self, recorded: str | None, masked: bool) -> tuple[Path, Path] | None:
         """A file a report names (as given to the batch: absolute, or relative to where it ran,
-        tried from the working folder and from the output folder's parent), as (the file, the
-        report's name for it made absolute). A masked report's name has `*` for digits: the
-        one file it can stand for is found (`find_masked_file`)."""
+        tried from the working folder and from the output folder's parent; a masked report's,
+        relative to the folder given to the batch: tried in each `--recordings` folder, and in
+        its parent for a batch of several folders, whose names start with the folder's), as (the
+        file, the report's name for it made absolute). A masked report's name has `*` for
+        digits: the one file it can stand for is found (`find_masked_file`)."""
         if not recorded:
             return None
         path = Path(recorded)
-        for candidate in ((path,) if path.is_absolute() else (Path.cwd() / path, self.given.parent / path)):
+        given = [folder / path for folder in self.recordings]
+        given += [folder.parent / path for folder in self.recordings if path.parts[0] == folder.name]
+        for candidate in ((path,) if path.is_absolute() else (*given, Path.cwd() / path, self.given.parent / path)):
             named = Path(os.path.abspath(candidate))
             file = named if named.is_file() else find_masked_file(named) if masked else None
             if file is not None:
@@ -104,10 +111,14 @@ class ReviewSite:
         file's folder, which `callassist eval` reads them from."""
         folder = self.given / labels_path(report_path).parent.relative_to(self.out)
         masked = bool(report["call"].get("masked"))
-        named = {}
+        named: dict[str, str | None] = {}
         for key in ("audio", "transcript"):
             found = self.locate(report["call"].get(key), masked)
             named[key] = None if found is None else _relative(found[1], folder)
+        if masked:  # the folders climbed through to the recordings may hold numbers too
+            from callassist.reporting.masking import mask_free_text
+
+            named = {key: mask_free_text(name) if name else name for key, name in named.items()}
         return named
 
     def names(self) -> list[str]:
@@ -314,9 +325,10 @@ def _verdicts_json(verdicts) -> dict[str, dict[str, Any]]:
     return {str(i): {"verdict": v.verdict, "note": v.note} for i, v in verdicts.items()}
 
 
-def make_server(out: Path, port: int = 0) -> ThreadingHTTPServer:
-    """The review server over `out`, bound to 127.0.0.1 only (port 0: any free port)."""
-    site = ReviewSite(out)
+def make_server(out: Path, port: int = 0, recordings: Sequence[Path] = ()) -> ThreadingHTTPServer:
+    """The review server over `out`, bound to 127.0.0.1 only (port 0: any free port);
+    `recordings`: the folders given to a masked batch (see `ReviewSite.locate`)."""
+    site = ReviewSite(out, recordings)
     server = ThreadingHTTPServer((LOOPBACK, port), partial(ReviewHandler, site=site))
     server.daemon_threads = True
     return server

@@ -30,7 +30,7 @@ def replay_app(audio: Path, settings: Settings, pack: ScriptPack, *, speed: floa
 
 
 def live_app(settings: Settings, pack: ScriptPack, recognition: Recognition | None,
-             calls_dir: Path, record: bool) -> CallAssistApp:
+             calls_dir: Path, record: bool, mask: bool = False) -> CallAssistApp:
     from callassist.live.devices import resolve_input_device
 
     live = settings.live
@@ -54,7 +54,7 @@ def live_app(settings: Settings, pack: ScriptPack, recognition: Recognition | No
         caller = ChannelSource(1, channel)
     elif live.caller_channel >= 0:
         caller = ChannelSource(0, live.caller_channel)
-    options = SessionOptions(meter_hz=live.meter_hz, calls_dir=calls_dir, record=record, source_name="live")
+    options = SessionOptions(meter_hz=live.meter_hz, calls_dir=calls_dir, record=record, source_name="live", mask=mask)
     return _app(sources, Wiring(ChannelSource(0, live.agent_channel), caller), settings, pack, options, None, recognition)
 
 
