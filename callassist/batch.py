@@ -905,7 +905,9 @@ def masked_error(error: str, job: CallJob | None, paths: list[Path]) -> str:
     for root in sorted(roots, key=lambda r: len(str(r)), reverse=True):
         folder = root if not root.is_file() else root.parent
         prefix = f"{folder.name}/" if several and folder == root else ""
-        error = error.replace(str(folder) + os.sep, prefix).replace(str(folder), prefix.rstrip("/") or ".")
+        error = error.replace(str(folder) + os.sep, prefix)
+        itself = prefix.rstrip("/") or "."
+        error = re.sub(re.escape(str(folder)) + r"(?![^\s:;,)'\"])", lambda _: itself, error)  # the folder itself
     error = _ABSOLUTE_PATH.sub(lambda match: file_name(match.group()), error)
     return mask_free_text(error)
 

@@ -389,3 +389,19 @@ def test_a_live_session_saves_its_reports_masked(settings, pack, tmp_path, mask)
     report = json.loads(Path(ended.report_path).read_text(encoding="utf-8"))
     assert len(report["utterances"]) == len(heard)
     assert bool(files_exposed(calls_dir)) is not mask
+
+
+def test_a_masked_error_line_names_files_relative_to_the_folders_given(tmp_path):
+    """Several folders given: names start with the folder's name, as the batch's outputs do; a
+    folder given named alone; any other absolute path cut to its file name."""
+    from callassist.batch import CallJob, masked_error
+
+    home = tmp_path / "Users" / PERSON
+    first, second = home / "一月", home / f"客户{PHONE}"
+    job = CallJob(f"客户{PHONE}/{CALL_STEM}", second / f"{CALL_STEM}.wav", None)
+    error = (f"{second / f'{CALL_STEM}.wav'}: unreadable; {first / '子目录'}: cannot read folder; "
+             f"{second}: empty (to {tmp_path / 'elsewhere' / f'{PHONE}.wav'})")
+    assert masked_error(error, job, [first, second]) == (
+        "客户*******5678/来电*******5678.wav: unreadable; 一月/子目录: cannot read folder; "
+        "客户*******5678: empty (to *******5678.wav)"
+    )

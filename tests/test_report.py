@@ -63,3 +63,11 @@ def test_text_summary_reads_the_typed_report(settings, pack):
     text = summary_text(report)
     assert f"得分: {report.score.value}/{report.score.start}  扣分: " in text
     assert "等待时间过长" in text and "等待礼仪 ✗ 未做到 (2 次)" in text  # hold_too_long, by its title
+
+
+def test_a_report_written_before_the_privacy_setting_reads_back_with_it_off(settings, pack):
+    """An earlier run's report (no [privacy] in its settings) still reads: the batch summary
+    lists it rather than dropping it as unreadable."""
+    data = replay(REQUESTS["transcript with a hold"], settings, pack).to_json()
+    del data["call"]["settings"]["privacy"]
+    assert CallReport.from_json(data).settings.privacy.mask is False
