@@ -305,6 +305,9 @@ def run_review(args: argparse.Namespace) -> int:
     except OSError as error:
         raise CallassistError(f"--port {args.port}: cannot listen on 127.0.0.1 ({error.strerror}); try another port") from None
     host, port = server.server_address[:2]
+    if server.site.recordings_unfound():
+        print("review: the reports are masked and name their recordings relative to the folder given to the batch;"
+              " give it with --recordings FOLDER to play them", file=sys.stderr)
     print(f"review: http://{host}:{port}/  (only this computer can open it; Ctrl-C stops)", flush=True)
     try:
         server.serve_forever()

@@ -258,6 +258,7 @@ def test_a_masked_batchs_labels_name_its_files_masked_and_relative_and_eval_stil
     from callassist.review.server import ReviewSite
 
     assert [ReviewSite(out).source(report, "audio") for report in reports.values()] == [None, None]  # not told: not found
+    assert ReviewSite(out).recordings_unfound() and not ReviewSite(out, [calls]).recordings_unfound()
 
     server = make_server(out, 0, [calls])
     thread = threading.Thread(target=server.serve_forever, daemon=True)

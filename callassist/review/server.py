@@ -121,6 +121,19 @@ class ReviewSite:
             named = {key: mask_free_text(name) if name else name for key, name in named.items()}
         return named
 
+    def recordings_unfound(self) -> bool:
+        """The first call's report is masked and its recording (or transcript) cannot be found:
+        the folder given to the batch is wanted (`--recordings`)."""
+        for name in self.names()[:1]:
+            try:
+                report = self.report(name)
+            except Refused:
+                return False
+            call = report["call"]
+            named = [key for key in ("audio", "transcript") if call.get(key)]
+            return bool(call.get("masked")) and bool(named) and all(self.source(report, key) is None for key in named)
+        return False
+
     def names(self) -> list[str]:
         return sorted(
             p.relative_to(self.calls).as_posix().removesuffix(".json")
@@ -325,10 +338,17 @@ def _verdicts_json(verdicts) -> dict[str, dict[str, Any]]:
     return {str(i): {"verdict": v.verdict, "note": v.note} for i, v in verdicts.items()}
 
 
-def make_server(out: Path, port: int = 0, recordings: Sequence[Path] = ()) -> ThreadingHTTPServer:
+class ReviewServer(ThreadingHTTPServer):
+    """The HTTP server, with the site it serves (the command asks it whether recordings are found)."""
+
+    site: ReviewSite
+
+
+def make_server(out: Path, port: int = 0, recordings: Sequence[Path] = ()) -> ReviewServer:
     """The review server over `out`, bound to 127.0.0.1 only (port 0: any free port);
     `recordings`: the folders given to a masked batch (see `ReviewSite.locate`)."""
     site = ReviewSite(out, recordings)
-    server = ThreadingHTTPServer((LOOPBACK, port), partial(ReviewHandler, site=site))
+    server = ReviewServer((LOOPBACK, port), partial(ReviewHandler, site=site))
+    server.site = site
     server.daemon_threads = True
     return server
