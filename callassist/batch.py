@@ -407,7 +407,8 @@ class CallScorer:
         from callassist.pipeline import VoskRecognition
         from callassist.replay import ReplayRequest, replay
         from callassist.reporting.html import call_report_html
-        from callassist.reporting.report import CallReport, write_json_atomically, write_text_atomically
+        from callassist.atomic import write_json_atomically, write_text_atomically
+        from callassist.reporting.report import CallReport
 
         json_path, html_path = report_paths(self.options.out, job.report_name)
         fingerprint = call_fingerprint(job, self.rules)
@@ -799,7 +800,7 @@ class OutputLock:
 
 def check_output_folder(out: Path) -> None:
     """Create `out` and prove a report can be written there, before any call is analysed."""
-    from callassist.reporting.report import write_text_atomically
+    from callassist.atomic import write_text_atomically
 
     try:
         (out / "calls").mkdir(parents=True, exist_ok=True)
@@ -914,9 +915,10 @@ def masked_error(error: str, job: CallJob | None, paths: list[Path]) -> str:
 
 def write_summary(jobs: list[CallJob], outcomes: list[CallOutcome], options: BatchOptions) -> tuple[Path, Path]:
     """The batch summary over every call with a complete report, this run's or an earlier one's."""
+    from callassist.atomic import write_text_atomically
     from callassist.reporting.html import CallRow, FailedCall, batch_summary_html, write_batch_csv
     from callassist.reporting.masking import mask_free_text
-    from callassist.reporting.report import CallReport, write_text_atomically
+    from callassist.reporting.report import CallReport
 
     def shown(text: str) -> str:
         return mask_free_text(text) if options.mask else text

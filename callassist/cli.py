@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run_replay(args: argparse.Namespace, request: ReplayRequest) -> int:
     from callassist.audio.recording import open_recording
     from callassist.replay import replay
-    from callassist.reporting.report import write_json_atomically
+    from callassist.atomic import write_json_atomically
     from callassist.reporting.text import summary_text
     from callassist.settings import effective_pack, load_settings
 

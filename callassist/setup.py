@@ -224,7 +224,7 @@ def _bar(label: str, dbfs: float, width: int = 20) -> str:
 
 def write_config(path: Path, sections: dict[str, dict[str, Any]]) -> None:
     """Set `sections` in the TOML file at `path` (created if missing), keeping everything else."""
-    from callassist.reporting.report import write_text_atomically
+    from callassist.atomic import write_text_atomically
 
     text = path.read_text(encoding="utf-8") if path.is_file() else "# callassist configuration (written by `callassist setup`)\n"
     for section, values in sections.items():

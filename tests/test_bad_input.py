@@ -350,7 +350,7 @@ def test_overlaps_found_by_the_sweep_are_those_of_every_pair():
 
 
 def test_reports_are_strict_json(tmp_path):
-    from callassist.reporting.report import write_json_atomically
+    from callassist.atomic import write_json_atomically
 
     with pytest.raises(ValueError):
         write_json_atomically(tmp_path / "r.json", {"t": float("nan")})

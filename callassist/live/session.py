@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from callassist.atomic import write_json_atomically
 from callassist.audio.recording import open_recording
 from callassist.inputs import EngineInput, Speaker, Utterance
 from callassist.live.messages import (
@@ -48,7 +49,7 @@ from callassist.live.messages import (
 )
 from callassist.live.sources import AudioBlock, AudioSource
 from callassist.pipeline import CallPipeline, Recognition
-from callassist.reporting.report import CallSource, write_json_atomically
+from callassist.reporting.report import CallSource
 from callassist.scriptpack import ScriptPack
 from callassist.settings import Settings
 

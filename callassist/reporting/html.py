@@ -23,6 +23,7 @@ from string import Template
 from typing import Any
 from urllib.parse import quote
 
+from callassist.atomic import write_text_atomically
 from callassist.events import Event
 from callassist.inputs import Utterance
 from callassist.labels import standard_labels
@@ -35,7 +36,6 @@ from callassist.reporting.report import (
     Score,
     TalkFigures,
     UtteranceRecord,
-    write_text_atomically,
 )
 
 SPEAKER_LABELS = {"agent": "坐席", "caller": "客户"}

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from callassist.reporting.report import write_json_atomically
+from callassist.atomic import write_json_atomically
 
 Verdict = Literal["confirmed", "false_alarm"]
 VERDICTS: tuple[Verdict, ...] = ("confirmed", "false_alarm")
