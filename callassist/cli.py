@@ -579,18 +579,30 @@ def silence_stdout() -> None:
 
 def start_loading_speech_model(audio: Path | None, transcript: Path | None) -> None:
     """A replay of `audio` will analyse it: start loading the speech-confirmation model now, so
-    that it loads (in a thread) while the rest of the program is imported."""
+    that it loads (in a thread, mostly outside Python's lock) while the rest of the program is
+    imported. A WAV file's rate is read from its header, before numpy and libsndfile are loaded;
+    other formats are opened with libsndfile first."""
     if audio is None:
         return
-    from callassist.audio.recording import open_recording
-    from callassist.audio.speech_confirm import load_ahead
+    from callassist.audio.speech_model import load_ahead
+    from callassist.audio.wav_header import read_wav_header
 
     try:
-        recording = open_recording(audio)
-    except CallassistError:
+        header = read_wav_header(audio)
+    except OSError:
         return  # reported when the replay opens it
-    if not (recording.is_mono and transcript is not None):  # else the transcript says who speaks when
-        load_ahead(recording.sample_rate)
+    if header is not None and header.sample_rate and header.channels:
+        rate, mono = header.sample_rate, header.channels == 1
+    else:
+        from callassist.audio.recording import open_recording
+
+        try:
+            recording = open_recording(audio)
+        except CallassistError:
+            return  # reported when the replay opens it
+        rate, mono = recording.sample_rate, recording.is_mono
+    if not (mono and transcript is not None):  # else the transcript says who speaks when
+        load_ahead(rate)
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 import soundfile
 
 from callassist.audio.recording import ChannelMap, channel_map, open_recording
+from callassist.audio.wav_header import WavHeader, read_wav_header
 from callassist.errors import InputFileError
 
 
@@ -172,3 +174,29 @@ def test_channel_map_rejects(tmp_path, agent, caller, expected):
     with pytest.raises(InputFileError) as caught:
         channel_map(open_recording(path), agent_channel=agent, caller_channel=caller)
     assert expected in assert_one_line_naming(caught.value, path)
+
+
+def test_wav_header_read_without_libsndfile(tmp_path):
+    """Chunks before `fmt ` (an odd-sized one, padded to even) are skipped; the rate, channels
+    and frame size are the `fmt ` chunk's, and the data's place and size the `data` chunk's."""
+    fmt = struct.pack("<HHIIHH", 7, 3, 8000, 8000 * 3, 3, 8)  # mu-law, 3 channels, 8 kHz
+    samples = bytes(range(256)) * 3
+    chunks = b"LIST" + struct.pack("<I", 5) + b"INFOx\0" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+    chunks += b"data" + struct.pack("<I", len(samples)) + samples
+    path = tmp_path / "call.wav"
+    path.write_bytes(b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks)
+    header = read_wav_header(path)
+    assert header == WavHeader(sample_rate=8000, channels=3, bytes_per_frame=3, data_offset=12 + 14 + 8 + len(fmt) + 8, data_size=768)
+    assert path.read_bytes()[header.data_offset :] == samples
+    info = soundfile.info(str(path))  # libsndfile reads the same file the same way
+    assert (info.samplerate, info.channels, info.frames) == (8000, 3, 256)
+
+
+def test_wav_header_of_other_files(tmp_path):
+    assert read_wav_header(write(tmp_path / "call.flac", stereo_tone(0.5, 8000), 8000)) is None
+    notes = tmp_path / "notes.wav"
+    notes.write_text("这不是录音。\n", encoding="utf-8")
+    assert read_wav_header(notes) is None
+    no_data = tmp_path / "no_data.wav"
+    no_data.write_bytes(b"RIFF\x04\x00\x00\x00WAVE")
+    assert read_wav_header(no_data) == WavHeader(None, None, None, None, None)

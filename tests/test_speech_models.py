@@ -5,6 +5,8 @@ start, and a model loaded ahead (the CLI's start-up) is the one the analysis the
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -12,8 +14,9 @@ import numpy as np
 import pytest
 import soundfile
 
-from callassist.audio import speech_confirm
-from callassist.audio.speech_confirm import SpeechConfirmer, load_ahead
+from callassist.audio import speech_model
+from callassist.audio.speech_confirm import SpeechConfirmer
+from callassist.audio.speech_model import load_ahead
 from callassist.pipeline import CallPipeline
 from callassist.replay import ReplayRequest, replay
 from callassist.scriptpack import load_pack
@@ -42,8 +45,8 @@ def loads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         loaded.append(rate)
         return FakeModel(rate)
 
-    monkeypatch.setattr(speech_confirm, "_POOL", speech_confirm._ModelPool())
-    monkeypatch.setattr(speech_confirm, "_load", fake_load)
+    monkeypatch.setattr(speech_model, "_POOL", speech_model._ModelPool())
+    monkeypatch.setattr(speech_model, "_load", fake_load)
     return loaded
 
 
@@ -51,14 +54,14 @@ def loads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def real_loads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """A fresh, empty pool of real models whose loads are recorded."""
     loaded: list[int] = []
-    real_load = speech_confirm._load
+    real_load = speech_model._load
 
     def counting_load(rate: int):
         loaded.append(rate)
         return real_load(rate)
 
-    monkeypatch.setattr(speech_confirm, "_POOL", speech_confirm._ModelPool())
-    monkeypatch.setattr(speech_confirm, "_load", counting_load)
+    monkeypatch.setattr(speech_model, "_POOL", speech_model._ModelPool())
+    monkeypatch.setattr(speech_model, "_load", counting_load)
     return loaded
 
 
@@ -105,7 +108,7 @@ def test_a_failed_load_ahead_is_reported_by_the_analysis(monkeypatch: pytest.Mon
     def broken(rate: int) -> FakeModel:
         raise RuntimeError("no model")
 
-    monkeypatch.setattr(speech_confirm, "_load", broken)
+    monkeypatch.setattr(speech_model, "_load", broken)
     load_ahead(8000)
     with pytest.raises(RuntimeError, match="no model"):
         SpeechConfirmer(8000, 0.5).start(0)
@@ -138,3 +141,36 @@ def test_a_long_replay_whose_channels_both_hear_stretches_loads_one_model(real_l
     soundfile.write(long_call, np.tile(piece, (-(-600 * rate // len(piece)), 1))[: 600 * rate], rate, subtype="PCM_16")
     replay(ReplayRequest(audio=long_call), load_settings(None), load_pack([], {}))
     assert real_loads == [8000]
+
+
+LOAD_AHEAD_CHECK = """
+import json, sys
+from callassist.audio import speech_model
+asked = []
+speech_model.load_ahead = lambda rate: asked.append([rate, "numpy" in sys.modules])
+from callassist.cli import main
+main(sys.argv[1:])
+print("\\n" + json.dumps(asked))
+"""
+
+
+def load_ahead_asked(audio: Path) -> list[list]:
+    """[rate, numpy already imported] for each model `callassist replay AUDIO --asr none` loads ahead."""
+    result = subprocess.run([sys.executable, "-c", LOAD_AHEAD_CHECK, "replay", str(audio), "--asr", "none", "--headless"],
+                            capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=300)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize(("call", "rate"), [("normal.wav", 16000), ("mulaw8k.wav", 8000)])
+def test_a_wav_replay_starts_loading_the_model_before_numpy_is_imported(call: str, rate: int) -> None:
+    """The rate comes from the WAV header, so the load (in a thread, mostly outside Python's
+    lock) overlaps all of the start-up's imports."""
+    assert load_ahead_asked(CALLS / call) == [[rate, False]]
+
+
+def test_another_format_is_opened_first_for_its_rate(tmp_path: Path) -> None:
+    samples, rate = soundfile.read(CALLS / "mulaw8k.wav", dtype="int16", always_2d=True)
+    flac = tmp_path / "call.flac"
+    soundfile.write(flac, samples[: rate * 2], rate)
+    assert load_ahead_asked(flac) == [[8000, True]]

