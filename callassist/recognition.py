@@ -43,7 +43,6 @@ from pathlib import Path
 
 import _webrtcvad
 import numpy as np
-import soxr
 from numpy.lib.stride_tricks import sliding_window_view
 
 from callassist.inputs import Speaker, Utterance, UtteranceHeard, Word
@@ -101,6 +100,8 @@ class StreamResampler:
     """Float samples at the input rate in, 16-bit PCM bytes at the model's rate out."""
 
     def __init__(self, input_rate: int, output_rate: int) -> None:
+        import soxr  # imported with recognition, not with the module (which an acoustic-only replay loads too)
+
         self.stream = (
             soxr.ResampleStream(input_rate, output_rate, 1, dtype="float32", quality="HQ")
             if input_rate != output_rate

@@ -7,7 +7,6 @@ import re
 import sys
 import tomllib
 from dataclasses import dataclass, fields
-from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -258,7 +257,9 @@ def find_config(explicit: Path | None) -> Path | None:
 
 
 def _defaults_text() -> str:
-    return files("callassist").joinpath("defaults.toml").read_text(encoding="utf-8")
+    # Beside this module, as the wheel installs it (importlib.resources would cost every start
+    # 0.01 s of imports, zipfile among them, for packages that are never zipped).
+    return Path(__file__).with_name("defaults.toml").read_text(encoding="utf-8")
 
 
 def _defaults() -> dict[str, Any]:

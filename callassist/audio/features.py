@@ -38,7 +38,6 @@ from typing import NamedTuple
 # through importlib.metadata when imported (20 ms of every start-up) and adds a call per frame.
 import _webrtcvad
 import numpy as np
-import soxr
 from numpy.lib.stride_tricks import sliding_window_view
 
 from callassist.audio.recording import ChannelMap, Recording
@@ -182,12 +181,12 @@ class ChannelAnalyzer:
             raise ValueError(f"sample rate {sample_rate} Hz is below {VAD_RATES[0]} Hz")
         self.speaker: Speaker = speaker
         self.settings = settings
-        # soxr's stream output is aligned with the input (no delay) and the same however the input is chunked.
-        self._resampler = (
-            None
-            if sample_rate in VAD_RATES
-            else soxr.ResampleStream(sample_rate, RESAMPLE_RATE, 1, dtype="float32", quality="HQ")
-        )
+        self._resampler = None
+        if sample_rate not in VAD_RATES:
+            import soxr  # imported only here: 8 and 16 kHz recordings, the usual ones, never need it
+
+            # soxr's stream output is aligned with the input (no delay) and the same however the input is chunked.
+            self._resampler = soxr.ResampleStream(sample_rate, RESAMPLE_RATE, 1, dtype="float32", quality="HQ")
         self._rate = sample_rate if sample_rate in VAD_RATES else RESAMPLE_RATE
         self._frame_length = round(self._rate * FRAME_SECONDS)
         self._vad = _webrtcvad.create()
