@@ -18,8 +18,6 @@ import csv
 import hashlib
 import io
 import json
-import multiprocessing
-import multiprocessing.connection
 import os
 import re
 import shutil
@@ -32,16 +30,21 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from callassist import __version__
 from callassist.errors import CallassistError, InputFileError
 from callassist.reporting import SCHEMA
 
+if TYPE_CHECKING:  # the worker processes' modules are imported where workers start
+    import multiprocessing.connection
+    import multiprocessing.process
+
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 TRANSCRIPT_SUFFIX = ".jsonl"
 METADATA_COLUMNS = ("call", "agent", "started")
 LOCK_NAME = ".callassist.lock"
+SUMMARY_KEY_NAME = ".callassist.summary"  # what the summary was last written from (`summary_key`)
 MIN_FREE_BYTES = 50_000_000  # less free space than this in --out is refused before any work
 
 
@@ -100,6 +103,7 @@ class CallOutcome:
     error: str | None = None
     skipped: bool = False
     duration: float = 0.0
+    fingerprint: str | None = None  # the report's, when scored (or already scored)
 
 
 # ---------------------------------------------------------------- finding calls
@@ -197,9 +201,11 @@ def _unique_names(names: list[str]) -> list[str]:
 def with_outputs(jobs: list[CallJob], mask: bool) -> list[CallJob]:
     """Each job's report name: its name, masked with --mask (numbers in file names are personal
     data too), unique in the batch."""
-    from callassist.reporting.masking import mask_free_text
+    wanted = [job.name for job in jobs]
+    if mask:
+        from callassist.reporting.masking import mask_free_text
 
-    wanted = [mask_free_text(job.name) if mask else job.name for job in jobs]
+        wanted = [mask_free_text(name) for name in wanted]
     return [replace(job, output=output) for job, output in zip(jobs, _unique_names(wanted))]
 
 
@@ -424,7 +430,7 @@ class CallScorer:
             report = CallReport.from_json(data)
         write_text_atomically(html_path, call_report_html(report, title=job.report_name))
         write_json_atomically(json_path, data)  # last: a JSON report on disk means the call is done
-        return CallOutcome(job.report_name, json_path, duration=report.source.duration)
+        return CallOutcome(job.report_name, json_path, duration=report.source.duration, fingerprint=fingerprint)
 
 
 @dataclass
@@ -489,6 +495,8 @@ def _worker_main(options: BatchOptions, connection: multiprocessing.connection.C
 def _exit_with_parent() -> None:
     """End this process when its parent ends, however the parent ends (kill -9 included): a
     thread waits on the parent's sentinel (a handle on Windows, a pipe elsewhere)."""
+    import multiprocessing.connection
+
     parent = multiprocessing.parent_process()
     if parent is None or parent.sentinel is None:
         return
@@ -538,6 +546,8 @@ def worker_ended(job: CallJob, detail: str) -> str:
 def run_local(jobs: list[CallJob], options: BatchOptions, progress: Progress) -> list[CallOutcome]:
     """Calls in parallel across worker processes (spawned: the same on Windows). A call over its
     time limit, or whose worker dies, is listed as failed and its worker replaced."""
+    import multiprocessing.connection
+
     context = multiprocessing.get_context("spawn")
     pending = deque(jobs)
     outcomes: list[CallOutcome] = []
@@ -799,14 +809,18 @@ class OutputLock:
 
 
 def check_output_folder(out: Path) -> None:
-    """Create `out` and prove a report can be written there, before any call is analysed."""
-    from callassist.atomic import write_text_atomically
+    """Create `out` and prove a file can be written there, before any call is analysed. (The
+    probe is not synced to disk, as reports are: that would only make every run wait.)"""
+    import tempfile
 
     try:
         (out / "calls").mkdir(parents=True, exist_ok=True)
-        probe = out / "calls" / ".write-test"
-        write_text_atomically(probe, "callassist checks that reports can be written here\n")
-        probe.unlink()
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", suffix=".tmp", dir=out / "calls")
+        try:
+            os.write(fd, b"callassist checks that reports can be written here\n")
+        finally:
+            os.close(fd)
+            os.unlink(probe)
         free = shutil.disk_usage(out).free
     except OSError as error:
         raise CallassistError(
@@ -818,21 +832,15 @@ def check_output_folder(out: Path) -> None:
         )
 
 
-def already_current(jobs: list[CallJob], options: BatchOptions) -> list[CallOutcome]:
-    """The calls whose report on disk carries the fingerprint they would get now, checked here
-    before any worker starts. Loading settings and pack here also refuses a bad config or pack
-    before any work."""
-    from callassist.settings import effective_pack, load_settings
-
-    settings = load_settings(options.config)
-    pack = effective_pack(settings, list(options.scripts))
-    rules = rules_digest(settings.to_json(), pack.sources, options)
+def already_current(jobs: list[CallJob], options: BatchOptions, rules: str) -> list[CallOutcome]:
+    """The calls whose report on disk carries the fingerprint they would get now (with the
+    `rules_digest` `rules`), checked here before any worker starts."""
     current = []
     for job in jobs:
         json_path, _ = report_paths(options.out, job.report_name)
         try:
-            if json_path.is_file() and is_current(json_path, call_fingerprint(job, rules)):
-                current.append(CallOutcome(job.report_name, json_path, skipped=True))
+            if json_path.is_file() and is_current(json_path, fingerprint := call_fingerprint(job, rules)):
+                current.append(CallOutcome(job.report_name, json_path, skipped=True, fingerprint=fingerprint))
         except OSError:
             continue  # unreadable now: scored (and its problem reported) by a worker
     return current
@@ -857,16 +865,17 @@ def run_batch(paths: list[Path], options: BatchOptions, stream: Any = None) -> B
 
     jobs = with_metadata(find_calls(paths), options)
     settings = load_settings(options.config)
-    effective_pack(settings, list(options.scripts))  # refuses a bad config or pack
+    pack = effective_pack(settings, list(options.scripts))  # refuses a bad config or pack
     if settings.privacy.mask:
         options = replace(options, mask=True)
     jobs = with_outputs(jobs, options.mask)
+    rules = rules_digest(settings.to_json(), pack.sources, options)
     check_output_folder(options.out)
     with OutputLock(options.out):
         remove_leftovers(options.out)
         progress = Progress(len(jobs), stream or sys.stderr)
         outcomes = [CallOutcome(job.report_name, error=job.problem) for job in jobs if job.problem]
-        outcomes += already_current([job for job in jobs if not job.problem], options)
+        outcomes += already_current([job for job in jobs if not job.problem], options, rules)
         for outcome in outcomes:
             progress.add(outcome)
         done = {outcome.name for outcome in outcomes}
@@ -913,8 +922,41 @@ def masked_error(error: str, job: CallJob | None, paths: list[Path]) -> str:
     return mask_free_text(error)
 
 
+def summary_key(jobs: list[CallJob], outcomes: list[CallOutcome]) -> str | None:
+    """What the summary is made from, when every call has a report and none failed: the calls'
+    fingerprints in order (each names its call, agent and start, and its audio, transcript,
+    rules, masking and callassist version, which decide its report). None otherwise."""
+    fingerprints = {o.name: o.fingerprint for o in outcomes if o.error is None}
+    known = [fingerprints.get(job.report_name) for job in jobs]
+    if not jobs or None in known or len(outcomes) != len(jobs):
+        return None
+    return hashlib.sha256(json.dumps([SCHEMA, __version__, known]).encode()).hexdigest()
+
+
 def write_summary(jobs: list[CallJob], outcomes: list[CallOutcome], options: BatchOptions) -> tuple[Path, Path]:
-    """The batch summary over every call with a complete report, this run's or an earlier one's."""
+    """The batch summary over every call with a complete report, this run's or an earlier one's.
+
+    Not written again when it was last written from the same `summary_key` (a re-run with every
+    report current): a re-run is then as quick as checking the fingerprints. The key is written
+    after both files and removed before either is written, so that a run stopped half-way never
+    leaves a key that vouches for a summary it did not finish."""
+    summary_csv, summary_html = options.out / "summary.csv", options.out / "summary.html"
+    key, key_path = summary_key(jobs, outcomes), options.out / SUMMARY_KEY_NAME
+    try:
+        if key is not None and summary_csv.is_file() and summary_html.is_file() and key_path.read_text(encoding="ascii") == key:
+            return summary_html, summary_csv
+    except (OSError, ValueError):
+        pass  # no key (or an unreadable one): written below
+    key_path.unlink(missing_ok=True)
+    _write_summary(jobs, outcomes, options, summary_csv, summary_html)
+    if key is not None:
+        from callassist.atomic import write_text_atomically
+
+        write_text_atomically(key_path, key)
+    return summary_html, summary_csv
+
+
+def _write_summary(jobs: list[CallJob], outcomes: list[CallOutcome], options: BatchOptions, summary_csv: Path, summary_html: Path) -> None:
     from callassist.atomic import write_text_atomically
     from callassist.reporting.html import CallRow, FailedCall, batch_summary_html, write_batch_csv
     from callassist.reporting.masking import mask_free_text
@@ -939,8 +981,5 @@ def write_summary(jobs: list[CallJob], outcomes: list[CallOutcome], options: Bat
         agent = shown(job.agent) if job.agent else None
         rows.append(CallRow.from_report(report, job.report_name, html_path.relative_to(options.out).as_posix(), agent, started))
     event_ids = sorted({event_id for row in rows for event_id in row.counts})
-    summary_csv = options.out / "summary.csv"
     write_batch_csv(summary_csv, rows, event_ids)
-    summary_html = options.out / "summary.html"
     write_text_atomically(summary_html, batch_summary_html(rows, failures, datetime.now().isoformat(timespec="seconds")))
-    return summary_html, summary_csv

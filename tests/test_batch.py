@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from callassist import batch
 from callassist.batch import BatchOptions, find_calls, run_batch
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
@@ -68,6 +70,59 @@ def test_rerun_with_everything_current_starts_no_worker(call_folder, tmp_path, m
         ("dead_air_louder", True, None), ("normal_louder", True, None)
     ]
     assert again.summary_csv.read_text(encoding="utf-8-sig").count("\n") == 3  # header + both calls
+
+
+def summary_rows(out: Path) -> list[str]:
+    """The calls the summary CSV lists, and those the HTML summary lists as failed."""
+    rows = [line.split(",")[0] for line in (out / "summary.csv").read_text(encoding="utf-8-sig").splitlines()[1:]]
+    failed = re.findall(r"broken_call", (out / "summary.html").read_text(encoding="utf-8"))
+    return rows + (["failed: broken_call"] if failed else [])
+
+
+def file_versions(out: Path) -> list[tuple[int, int]]:
+    """Which write of each summary file is on disk (an atomic write renames a new file into place)."""
+    return [((out / name).stat().st_ino, (out / name).stat().st_mtime_ns) for name in ("summary.csv", "summary.html")]
+
+
+def test_the_summary_is_rewritten_when_what_it_lists_changes(call_folder, tmp_path, monkeypatch):
+    """A re-run with every report current and no failure keeps the summary written from the
+    same calls; another set of calls, a failure, or a summary left unfinished rewrites it."""
+    out = tmp_path / "out"
+    a, b, broken = call_folder / "dead_air_louder.wav", call_folder / "normal_louder.wav", call_folder / "broken_call.wav"
+    options = BatchOptions(out=out, workers=1, asr="none")
+    run_batch([a, b], options)
+    assert summary_rows(out) == ["dead_air_louder", "normal_louder"]
+    written = file_versions(out)
+    run_batch([a, b], options)
+    assert file_versions(out) == written, "the same calls, all current: the summary stands"
+
+    run_batch([a], options)  # one call fewer, its report current
+    assert summary_rows(out) == ["dead_air_louder"]
+    run_batch([a, b], options)  # both current again
+    assert summary_rows(out) == ["dead_air_louder", "normal_louder"]
+
+    for _ in range(2):  # a failure is listed, by every run that has it
+        written = file_versions(out)
+        assert run_batch([a, b, broken], options).failures
+        assert summary_rows(out) == ["dead_air_louder", "normal_louder", "failed: broken_call"]
+        assert file_versions(out) != written
+    run_batch([a, b], options)
+    assert summary_rows(out) == ["dead_air_louder", "normal_louder"]
+
+    real_write = batch._write_summary
+
+    def stopped_after_the_csv(jobs, outcomes, options, summary_csv, summary_html):
+        real_write(jobs, outcomes, options, summary_csv, summary_html)
+        (out / "summary.html").write_text("half a page", encoding="utf-8")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch, "_write_summary", stopped_after_the_csv)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch([a], options)
+    monkeypatch.setattr(batch, "_write_summary", real_write)
+    run_batch([a, b], options)  # what the summary listed last time it was finished, but it was not
+    assert summary_rows(out) == ["dead_air_louder", "normal_louder"]
+    assert "half a page" not in (out / "summary.html").read_text(encoding="utf-8")
 
 
 def test_changed_rules_rescore(call_folder, tmp_path):

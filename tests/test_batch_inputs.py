@@ -183,17 +183,17 @@ def test_a_second_batch_on_the_same_output_folder_is_refused(tmp_path, capsys):
 
 
 def test_an_output_folder_that_cannot_be_written_is_refused_before_analysis(tmp_path, capsys, monkeypatch):
-    import callassist.atomic as atomic_module
+    import tempfile
 
     calls, out = two_days(tmp_path), tmp_path / "out"
 
-    def read_only(path, text):  # what a read-only folder answers (root ignores permissions)
-        raise PermissionError(13, "Permission denied", str(path))
+    def read_only(prefix, suffix, dir):  # what a read-only folder answers (root ignores permissions)
+        raise PermissionError(13, "Permission denied", str(dir))
 
     def no_analysis(*args):
         raise AssertionError("calls were analysed")
 
-    monkeypatch.setattr(atomic_module, "write_text_atomically", read_only)
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
     monkeypatch.setattr("callassist.batch.run_local", no_analysis)
     status, _, err = run_cli(capsys, "batch", str(calls), "--out", str(out), "--asr", "none")
     assert status == 2 and f"--out {out}: cannot write there (Permission denied)" in err
