@@ -4,6 +4,7 @@
 - no import cycles among callassist modules, counting the imports that run when a module loads
   (imports inside functions are the lazy ones and are allowed);
 - `callassist --help` (and each command's `--help`) loads neither Textual, Vosk nor pypinyin;
+- an acoustic-only replay and a batch re-run with every report current load only what they use;
 - every package is listed in pyproject.toml (the editable install works without; the wheel not).
 
 Modules and commands are discovered, not listed, so a new module or command is covered the day
