@@ -155,5 +155,6 @@ def write_transcript(path: Path, utterances: Iterable[Utterance], mask: bool = F
         from callassist.reporting.masking import mask_utterances
 
         data = mask_utterances(data)[0]
-    lines = [json.dumps(item, ensure_ascii=False) for item in data]
-    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    from callassist.atomic import write_text_atomically  # its tempfile only when a transcript is written
+
+    write_text_atomically(path, "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in data))

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile
 
 from callassist.inputs import Utterance
@@ -192,6 +193,26 @@ def test_a_transcript_that_ends_in_talk_ends_with_the_talk(settings, pack, tmp_p
     write_transcript(path, [Utterance("agent", 0.5, 3.0, "您好，请问有什么可以帮助您？"), Utterance("caller", 3.5, 5.0, "没事了。")])
     report = replay(ReplayRequest(transcript=path), settings, pack).to_json()
     assert report["call"]["duration"] == 5.0
+
+
+def test_a_transcript_write_that_fails_leaves_the_old_transcript_whole(tmp_path, monkeypatch):
+    """`transcribe --force` over an earlier transcript: a write that fails part-way (disk full,
+    killed) must not leave half a file where a QA replay would read it."""
+    import os
+
+    path = tmp_path / "t.jsonl"
+    old = [Utterance("agent", 0.5, 3.0, "您好，请问有什么可以帮助您？")]
+    write_transcript(path, old)
+    before = path.read_bytes()
+
+    def full_disk(*_args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    with pytest.raises(OSError):
+        write_transcript(path, old + [Utterance("caller", 3.5, 5.0, "没事了。")])
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["t.jsonl"]  # no temporary file left behind
 
 
 def test_a_duration_shorter_than_the_transcript_is_refused(capsys):
