@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -367,6 +368,8 @@ def test_a_live_session_saves_its_reports_masked(settings, pack, tmp_path, mask)
     from fakes import FakeSource, ScriptedRecognition
 
     heard = read_transcript(write_call_transcript(tmp_path / "heard.jsonl"))
+    headset = "张伟的 AirPods"  # a device named after its owner
+    settings = replace(settings, live=replace(settings.live, agent_device=headset, caller_device=headset))
     rate = 16000
     source = FakeSource(np.zeros((17 * rate, 2), np.float32), rate)
     calls_dir = tmp_path / "calls"
@@ -389,6 +392,7 @@ def test_a_live_session_saves_its_reports_masked(settings, pack, tmp_path, mask)
     report = json.loads(Path(ended.report_path).read_text(encoding="utf-8"))
     assert len(report["utterances"]) == len(heard)
     assert bool(files_exposed(calls_dir)) is not mask
+    assert ("张伟" in Path(ended.report_path).read_text(encoding="utf-8")) is not mask
 
 
 def test_a_masked_error_line_names_files_relative_to_the_folders_given(tmp_path):

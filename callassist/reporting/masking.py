@@ -157,6 +157,10 @@ _UNMASKED_FIELDS = frozenset({"schema", "generator", "fingerprint", "id", "kind"
 _STREAM_JOINER = " "  # between one speaker's utterances: a separator, so runs continue across them
 
 
+MASKED_DEVICE = "(masked)"
+"""What a masked report says for an audio device's name."""
+
+
 def mask_report(report: dict[str, Any], names: Mapping[str, str | None] | None = None) -> dict[str, Any]:
     """A masked copy of a report's JSON (`CallReport.to_json`). Utterance texts and words are masked per
     speaker over the whole call (a number split across utterances is found whole); words keep
@@ -167,7 +171,8 @@ def mask_report(report: dict[str, Any], names: Mapping[str, str | None] | None =
     person's name: C:\\Users\\zhangwei\\..., a folder per customer): the recording and transcript
     are named by `names` (`audio`, `transcript`: the batch's names, relative to the folder it
     was given), else by their file names; the script pack's files, the config file and the
-    folders the settings name, by their file names."""
+    folders the settings name, by their file names. Audio device names are left out: a headset
+    is often named after its owner ("张伟的 AirPods")."""
     masked = copy.deepcopy(report)
     masked["utterances"], secrets = mask_utterances(masked["utterances"])
     call = masked["call"]
@@ -184,6 +189,9 @@ def mask_report(report: dict[str, Any], names: Mapping[str, str | None] | None =
         settings["scripts"]["extra"] = [file_name(extra) for extra in settings["scripts"]["extra"]]
     if "calls_dir" in settings.get("live", {}):
         settings["live"]["calls_dir"] = file_name(settings["live"]["calls_dir"])
+    for key in ("agent_device", "caller_device"):
+        if settings.get("live", {}).get(key):
+            settings["live"][key] = MASKED_DEVICE
     for key, value in masked.items():
         if key != "utterances":
             masked[key] = _mask_strings(value, secrets)
