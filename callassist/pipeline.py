@@ -6,8 +6,12 @@ acoustic analyser and (optionally) a recogniser running in its own thread; their
 merged in stream-time order and fed to the engine.
 
 Determinism. The engine is only ever moved to a *watermark*: a stream time before which every
-input is known. The analysers decide within `ANALYSIS_LATENCY` of their audio; a recogniser has
-decided everything up to the audio it has processed. So the engine waits for a slow recogniser
+input is known. An analyser says exactly how far it has settled (`ChannelAnalyzer.settled_until`:
+during voiced speech the audio fed, at most a frame behind; in a pause, the end of the last voiced
+frame until the turn ends; at an onset, the onset until it is confirmed); a recogniser has
+decided everything up to the audio it has processed. So text (a flagged phrase) reaches the
+engine and the screen as soon as it is known and the analysis has settled up to it, no fixed
+latency later. The engine waits for a slow recogniser
 (bounded by its queue) instead of taking late text out of turn, and the inputs it sees, in the
 order it sees them, do not depend on block sizes or thread timing: a live call, a paced replay and
 a headless replay of the same audio raise the same events at the same times. Recognisers get the
@@ -57,7 +61,6 @@ if TYPE_CHECKING:
 # What the pipeline tells a listener (callassist.live.messages) is imported when there is one:
 # a headless replay or batch run need not load the live package.
 
-ANALYSIS_LATENCY = 0.5  # s: an analyser's inputs are final this long after their audio (>= MAX_DECISION_DELAY)
 RECOGNITION_BLOCK_SECONDS = 0.05
 """Recognisers are fed in blocks of this much stream time, live or not: the partials' pace. The
 live audio sources' block (0.05 s), so that a live recogniser is never kept waiting for more
@@ -140,7 +143,6 @@ class _Channel:
         self.rate = rate
         self.analyzer = ChannelAnalyzer(speaker, rate)
         self.fed_frames = 0
-        self.decided = -math.inf  # t of the analyser's last input: its inputs come in time order
         self.missing = False
         self.thread: _RecognitionThread | None = None
         self.block_frames = max(1, round(RECOGNITION_BLOCK_SECONDS * rate))
@@ -157,11 +159,12 @@ class _Channel:
 
     @property
     def known_until(self) -> float:
-        """Every analyser input before this time is known: what the analyser has decided (in
-        silence about one report interval behind the audio), and in any case what lies
-        ANALYSIS_LATENCY behind it. An input at exactly the last decided time may still come
-        (ties are ordered by kind), so judging stops just before it."""
-        return max(self.decided - 1e-6, self.fed - ANALYSIS_LATENCY)
+        """Every input of this channel before this time is known: the analyser has settled
+        everything before `ChannelAnalyzer.settled_until`, and the pipeline itself adds an
+        AudioMissing only at the channel's end so far (`fed`: a gap, or the audio's end at
+        `finish`). An input at exactly that time may still come (ties are ordered by kind), so
+        judging stops just before it."""
+        return min(self.analyzer.settled_until, self.fed) - 1e-6
 
     def send(self, samples: np.ndarray) -> None:
         """Hand samples to the recogniser in whole blocks of stream time."""
@@ -247,10 +250,7 @@ class CallPipeline:
         if gap != channel.missing:
             channel.missing = gap
             self._push(AudioMissing(channel.fed, gap))
-        decided = channel.analyzer.feed(samples)
-        if decided:
-            channel.decided = decided[-1].t
-            self._push_all(decided, _SPEAKER_RANK[speaker])
+        self._push_all(channel.analyzer.feed(samples), _SPEAKER_RANK[speaker])
         channel.fed_frames += len(samples)
         channel.send(samples)
 

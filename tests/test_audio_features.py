@@ -272,7 +272,7 @@ def test_settings_are_checked():
     with pytest.raises(ValueError):
         AnalyzerSettings(onset_voiced_frames=6)
     with pytest.raises(ValueError):
-        AnalyzerSettings(confirm_window=0.5)  # the live screen waits only MAX_DECISION_DELAY for a decision
+        AnalyzerSettings(confirm_window=0.5)  # decisions would come more than MAX_DECISION_DELAY late
 
 
 def _fixture_calls() -> list[Path]:
@@ -359,11 +359,3 @@ def test_confirmed_onsets_are_emitted_within_the_decision_delay():
             assert 0 <= now - item.t <= MAX_DECISION_DELAY + 1e-9, item
             starts += isinstance(item, SpeechStarted)
     assert starts == len(espeak_turns())
-
-
-def test_the_live_session_waits_long_enough_for_every_decision():
-    """The call pipeline feeds the engine only up to ANALYSIS_LATENCY behind the audio: every
-    input the analyser emits for t must be out by then, or it would arrive after its time."""
-    from callassist.pipeline import ANALYSIS_LATENCY
-
-    assert ANALYSIS_LATENCY >= MAX_DECISION_DELAY

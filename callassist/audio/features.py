@@ -20,6 +20,10 @@ the start of the channel), but some of it can only be decided a little later in 
   an onset may be confirmed up to `confirm_window` after, during a pause in speech up to `hangover` after.
 
 `MAX_DECISION_DELAY` bounds all of these: what is emitted for t comes at most that long after t.
+Most decisions come sooner, and `ChannelAnalyzer.settled_until` says exactly how far the output
+is complete (every output still to come has t at or after it); the call pipeline judges up to it,
+so text the recogniser has is shown once the analysis has settled up to it: during voiced speech
+at once, in a pause when the turn goes on or ends.
 
 So the output of each `feed` call, and the concatenation of all of them, is sorted by
 `callassist.inputs.input_sort_key`, and LevelFrame.voiced always agrees with the speech state
@@ -255,6 +259,22 @@ class ChannelAnalyzer:
             samples = self._resampler.resample_chunk(samples)
         self._analyse(samples)
         return self._take_output()
+
+    @property
+    def settled_until(self) -> float:
+        """Stream time before which every output has been emitted: whatever `feed` or `flush`
+        returns from now on has t >= this (an output at exactly this t may still come). It is the
+        start of the first frame not yet known to be in speech or not (`_decide`), and every
+        output still to come is about such a frame: a LevelFrame waits for the frame after its t;
+        a turn in its hangover ends (if it does) at the end of its last voiced frame, where the
+        decided frames stop until it goes on or ends; a stretch awaiting confirmation starts (if
+        it does) at its onset, where they stop until it is confirmed or dropped; before that, a
+        turn may start at the first voiced frame of the onset window; otherwise at the next frame
+        to analyse, where `flush` also closes the report interval being accumulated. So after a
+        voiced frame that goes on with a turn it is the end of the audio analysed (the audio fed
+        less a partial frame; at a resampled rate, what the resampler has given out), and it is
+        never a report interval or more before the next output. Infinite after `flush`."""
+        return math.inf if self._finished else self._time(self._decided_until)
 
     @property
     def hearing(self) -> bool:
