@@ -7,11 +7,11 @@ merged in stream-time order and fed to the engine.
 
 Determinism. The engine is only ever moved to a *watermark*: a stream time before which every
 input is known. An analyser says exactly how far it has settled (`ChannelAnalyzer.settled_until`:
-during voiced speech the audio fed, at most a frame behind; in a pause, the end of the last voiced
-frame until the turn ends; at an onset, the onset until it is confirmed); a recogniser has
-decided everything up to the audio it has processed. So text (a flagged phrase) reaches the
-engine and the screen as soon as it is known and the analysis has settled up to it, no fixed
-latency later. The engine waits for a slow recogniser
+during voiced speech the audio fed, at most a frame behind; in a pause, the end of the last
+voiced frame until the turn goes on or ends, up to its hangover later; at an onset, the onset
+until it is confirmed); a recogniser has decided everything up to the audio it has processed.
+So text (a flagged phrase) reaches the engine and the screen as soon as it is known and the
+analysis has settled up to it, no fixed latency later. The engine waits for a slow recogniser
 (bounded by its queue) instead of taking late text out of turn, and the inputs it sees, in the
 order it sees them, do not depend on block sizes or thread timing: a live call, a paced replay and
 a headless replay of the same audio raise the same events at the same times. Recognisers get the
