@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -184,11 +185,12 @@ def decode_live(model_dir: Path, samples: np.ndarray) -> dict:
             shown_at.append(fed)
 
     step = int(LIVE_BLOCK * RATE)
+    live = {"live": True} if "live" in inspect.signature(CallPipeline).parameters else {}  # as a live session's
     for _ in range(2):  # the first run warms the recogniser up, as a live session's first call does
         heard.clear()
         shown_at.clear()
         pipeline = CallPipeline(load_pack([], {}), load_settings(None), {"agent": RATE}, recognition=recognition,
-                                listener=listen)
+                                listener=listen, **live)
         channel = pipeline.channels["agent"]
         began = time.process_time()
         for start in range(0, len(samples), step):

@@ -138,10 +138,10 @@ class _RecognitionThread(threading.Thread):
 class _Channel:
     """One speaker's audio: analyser, recogniser thread, and how far each has got."""
 
-    def __init__(self, speaker: Speaker, rate: int, recognition: Recognition | None) -> None:
+    def __init__(self, speaker: Speaker, rate: int, recognition: Recognition | None, live: bool) -> None:
         self.speaker = speaker
         self.rate = rate
-        self.analyzer = ChannelAnalyzer(speaker, rate)
+        self.analyzer = ChannelAnalyzer(speaker, rate, live=live)
         self.fed_frames = 0
         self.missing = False
         self.thread: _RecognitionThread | None = None
@@ -212,14 +212,15 @@ class CallPipeline:
         """`channels`: the sample rate of each speaker's audio (none: a transcript-only call).
         `transcript`: text known in advance, heard as each utterance ends; with
         `transcript_activity` it also says who speaks when (no audio to tell). `live`: audio
-        comes in real time, so what the analysis needs is loaded before the first words."""
+        comes in real time and a screen waits for the judgement, so what the analysis needs is
+        loaded before the first words, and it decides as soon as it can (`ChannelAnalyzer`)."""
         self.engine = Engine(
             pack, settings,
             caller_audio="caller" in channels or not channels if caller_audio is None else caller_audio,
             has_text=recognition is not None or transcript is not None,
             detectors=detectors,
         )
-        self.channels = {speaker: _Channel(speaker, rate, recognition) for speaker, rate in channels.items()}
+        self.channels = {speaker: _Channel(speaker, rate, recognition, live) for speaker, rate in channels.items()}
         if live:
             for channel in self.channels.values():
                 channel.analyzer.reserve_model()

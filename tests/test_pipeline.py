@@ -157,7 +157,7 @@ def test_a_flag_is_shown_a_block_after_the_text_during_speech(heard_at, settings
         elif isinstance(message, Heard) and message.heard.final:
             shown.append(("final", fed))
 
-    pipeline = CallPipeline(pack, settings, {"agent": RATE}, recognition=recognition, listener=listen)
+    pipeline = CallPipeline(pack, settings, {"agent": RATE}, recognition=recognition, listener=listen, live=True)
     signal, step = voice_then_vowel(vowel_end), round(0.05 * RATE)
     for start in range(0, len(signal), step):
         pipeline.feed("agent", signal[start : start + step])
