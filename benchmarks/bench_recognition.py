@@ -52,6 +52,7 @@ import soundfile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baseline import BEFORE_ISSUE_11, BEFORE_LIVE_CHUNKS, ROOT, run_json, source_tree  # noqa: E402
+from model_copy import linked_copy  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
 LIVE_BLOCK = 0.05  # the live audio sources' block size
@@ -81,20 +82,7 @@ def configured_copy(model: Path, folder: Path, live_chunks: bool) -> Path:
     sets, its large files linked, so that the original is not edited."""
     from callassist.models import configure_model, disable_dither
 
-    copy = folder / model.name
-    for path in sorted(model.rglob("*")):
-        target = copy / path.relative_to(model)
-        if path.is_dir():
-            target.mkdir(parents=True, exist_ok=True)
-        elif path.stat().st_size < 1_000_000:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.symlink(path, target)
-            except OSError:
-                shutil.copy2(path, target)
+    copy = linked_copy(model, folder / model.name)
     if live_chunks:
         configure_model(copy)
     else:

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
-import os
-import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
 from callassist.scriptpack import load_pack
 from callassist.settings import load_settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+from model_copy import linked_copy  # noqa: E402  (shared with the benchmarks)
 
 DATA = Path(__file__).parent / "data"
 
@@ -33,25 +35,6 @@ def settings():
 @pytest.fixture(scope="session")
 def pack():
     return load_pack([], {"company": "平安", "agent": "三零二"})
-
-
-def linked_copy(source: Path, destination: Path) -> Path:
-    """A copy of a model folder whose large files are links (copies where links are not
-    allowed): small files such as conf/ can be edited without touching the original."""
-    for path in sorted(source.rglob("*")):
-        target = destination / path.relative_to(source)
-        if path.is_dir():
-            target.mkdir(parents=True, exist_ok=True)
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if path.stat().st_size < 1_000_000:
-            shutil.copy2(path, target)
-        else:
-            try:
-                os.symlink(path, target)
-            except OSError:
-                shutil.copy2(path, target)
-    return destination
 
 
 @pytest.fixture(scope="session")
