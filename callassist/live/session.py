@@ -48,6 +48,7 @@ from callassist.live.messages import (
     WorkerFailed,
 )
 from callassist.live.sources import AudioBlock, AudioSource
+from callassist.live.taped import TapedRecognition
 from callassist.pipeline import CallPipeline, Recognition
 from callassist.reporting.report import CallSource
 from callassist.scriptpack import ScriptPack
@@ -165,7 +166,7 @@ class CallInProgress:
         self.pipeline = CallPipeline(
             session.pack, session.settings,
             {speaker: session.sources[w.source].sample_rate for speaker, w in session.wiring.speakers().items()},
-            recognition=session.recognition,
+            recognition=session.call_recognition,
             transcript=session.transcript,
             caller_audio=session.wiring.caller is not None,
             listener=session.tell,
@@ -197,6 +198,10 @@ class CallSession:
         self.settings = settings
         self.deliver = deliver
         self.recognition = recognition
+        # A replay is one call, judged again from its start whenever it seeks back: its
+        # recognition is kept, so that judging the same audio again does not decode it again.
+        self.taped = TapedRecognition(recognition) if options.replay and recognition is not None else None
+        self.call_recognition: Recognition | None = self.taped or recognition
         self.transcript = transcript
         self.options = options
         self.clock = clock
@@ -342,7 +347,8 @@ class CallSession:
     def _seek(self, delta: float) -> None:
         """Replay: move the playhead, not the judgement. The call stays judged from its start:
         forward, the audio skipped is judged silently; back, the call is judged again from 0
-        up to the new position. The screen is then shown what was known there."""
+        up to the new position, with the text recognised so far played back, not decoded again
+        (`TapedRecognition`). The screen is then shown what was known there."""
         source: Any = self.sources[0]
         call = self.call
         assert call is not None
@@ -350,8 +356,10 @@ class CallSession:
         restart = target < call.pipeline.fed
         if restart:
             keys = [k for k in call.keys if k.t <= target]
+            if self.taped is not None:
+                self.taped.rewind()  # its recognisers' streams go on in the next judgement: not ended
             call.pipeline.listener = None
-            call.pipeline.finish()  # stops its recognisers; its judgement is dropped
+            call.pipeline.finish()  # stops its recogniser threads; its judgement is dropped
             self._start_call(announce=False)
             call = self.call
             assert call is not None

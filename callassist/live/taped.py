@@ -1,0 +1,138 @@
+"""A replay's recognition, kept: judging the same audio again does not decode it again.
+
+A replay that seeks back judges the call again from its start (a new `CallPipeline`) up to the
+new position. Recognition is by far the dearest part of that (Vosk: about 0.1 CPU s per second
+of audio), and its results for audio already decoded are known: the pipeline feeds a recogniser
+whole blocks of `RECOGNITION_BLOCK_SECONDS` of stream time, so a judgement from 0 feeds it the
+very same blocks in the very same order, and a streaming recogniser's answer to a block depends
+only on the blocks before it. So each channel's recogniser is opened once per call, and what it
+answered to each block is recorded (a tape). A later judgement of the call plays the tape
+back; where it passes the end of the tape, the same recogniser, in the state it was left in,
+decodes on. The recogniser's stream is thus one unbroken stream, as in a replay that never
+seeked, and so is its text: same events, same report.
+
+Hence the one rule for the session: the judgement being dropped must not end the recogniser's
+stream (`finish` would force a final result that an unbroken decode would not have had), nor
+feed it what it still had queued. `rewind()` detaches its channels first; then its pipeline can
+be finished as usual.
+"""
+
+from __future__ import annotations
+
+import threading
+from array import array
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from callassist.inputs import Speaker, UtteranceHeard
+
+if TYPE_CHECKING:
+    from callassist.pipeline import ChannelRecognition, Recognition
+
+
+class TapedRecognition:
+    """A `Recognition` for one call judged any number of times from its start (a replay that
+    seeks back): each channel is decoded once, whatever the number of judgements."""
+
+    def __init__(self, recognition: Recognition) -> None:
+        self.recognition = recognition
+        self._tapes: dict[Speaker, _Tape] = {}
+
+    @property
+    def name(self) -> str:
+        return self.recognition.name
+
+    def open_channel(self, speaker: Speaker, input_rate: int) -> ChannelRecognition:
+        """The channel from the call's start: played back from the tape as far as it goes, then
+        decoded by the recogniser the tape was made with. The first judgement opens the real one."""
+        tape = self._tapes.get(speaker)
+        if tape is None:
+            tape = self._tapes[speaker] = _Tape(self.recognition.open_channel(speaker, input_rate), input_rate)
+        elif tape.rate != input_rate:
+            raise ValueError(f"the {speaker} channel was recorded at {tape.rate} Hz, not {input_rate} Hz")
+        return tape.play()
+
+    def rewind(self) -> None:
+        """The judgement in progress is being dropped: its channels hear nothing more from now on
+        (blocks still queued for them, the rest of a block, the end of the stream), so the
+        recogniser stays exactly where the tape ends, for the next judgement to decode on from."""
+        for tape in self._tapes.values():
+            tape.detach()
+
+    def decoded_seconds(self, speaker: Speaker) -> float:
+        """Stream time the speaker's recogniser has decoded (the tape's length)."""
+        tape = self._tapes.get(speaker)
+        return 0.0 if tape is None else tape.decoded_frames / tape.rate
+
+
+class _Tape:
+    """One channel's recogniser and what it answered to each block fed to it, in order.
+
+    At most one player decodes on past the tape's end: the latest one opened (the others belong
+    to dropped judgements). Players run on their pipelines' recogniser threads while the session
+    rewinds from its own, hence the lock; it is held while the recogniser decodes a block, so a
+    rewind waits for at most one block."""
+
+    def __init__(self, recognizer: ChannelRecognition, rate: int) -> None:
+        self.recognizer = recognizer
+        self.rate = rate
+        self.lock = threading.Lock()
+        self.frames = array("q")  # samples in each block decoded
+        self.heard: dict[int, tuple[UtteranceHeard, ...]] = {}  # block index -> what it gave (if anything)
+        self.decoded_frames = 0
+        self.ending: tuple[UtteranceHeard, ...] | None = None  # what `finish` gave, once the stream has ended
+        self.player: _Player | None = None
+
+    def play(self) -> _Player:
+        with self.lock:
+            self.player = _Player(self)
+            return self.player
+
+    def detach(self) -> None:
+        with self.lock:
+            self.player = None
+
+
+class _Player:
+    """One judgement's channel: a `ChannelRecognition` reading the tape, then recording onto it."""
+
+    def __init__(self, tape: _Tape) -> None:
+        self.tape = tape
+        self.block = 0  # index of the next block
+
+    def feed(self, samples: np.ndarray) -> list[UtteranceHeard]:
+        tape = self.tape
+        with tape.lock:
+            if tape.player is not self:
+                return []  # a dropped judgement's
+            if self.block < len(tape.frames):
+                if len(samples) != tape.frames[self.block]:
+                    raise RuntimeError(
+                        f"block {self.block} has {len(samples)} samples, not the {tape.frames[self.block]} "
+                        "it was decoded with: a judgement from the start must feed the same blocks"
+                    )
+                heard = tape.heard.get(self.block, ())
+                self.block += 1
+                return list(heard)
+            if tape.ending is not None:
+                raise RuntimeError("audio past the end of a stream that has ended")
+            heard = tape.recognizer.feed(samples)
+            if heard:
+                tape.heard[len(tape.frames)] = tuple(heard)
+            tape.frames.append(len(samples))
+            tape.decoded_frames += len(samples)
+            self.block += 1
+            return heard
+
+    def finish(self) -> list[UtteranceHeard]:
+        """The end of the stream: the recogniser's last text, once. A judgement that ends before
+        the tape does (a replay quit after seeking back) hears nothing more: the recogniser is
+        not at that point of the stream to end it there."""
+        tape = self.tape
+        with tape.lock:
+            if tape.player is not self or self.block < len(tape.frames):
+                return []
+            if tape.ending is None:
+                tape.ending = tuple(tape.recognizer.finish())
+            return list(tape.ending)
