@@ -54,8 +54,13 @@ def test_setup_writes_where_live_looks_first(tmp_path, monkeypatch, capsys):
 # ---------------------------------------------------------------- interactive, in tmux
 
 
+def tmux(session: str, *args: str) -> list[str]:
+    """A tmux command to `session`, on the tmux server of its own that `in_tmux` started for it."""
+    return ["tmux", "-L", session, *args]
+
+
 def tmux_screen(session: str) -> str:
-    return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+    return subprocess.run(tmux(session, "capture-pane", "-p", "-t", session), capture_output=True, text=True).stdout
 
 
 def wait_for(session: str, *needles: str, timeout: float = 90.0) -> str:
@@ -71,8 +76,8 @@ def wait_for(session: str, *needles: str, timeout: float = 90.0) -> str:
 
 def answer(session: str, prompt: str, text: str) -> None:
     wait_for(session, prompt)
-    subprocess.run(["tmux", "send-keys", "-t", session, "-l", text], check=True)
-    subprocess.run(["tmux", "send-keys", "-t", session, "Enter"], check=True)
+    subprocess.run(tmux(session, "send-keys", "-t", session, "-l", text), check=True)
+    subprocess.run(tmux(session, "send-keys", "-t", session, "Enter"), check=True)
 
 
 @pytest.fixture
@@ -98,14 +103,22 @@ def alsa_desk(tmp_path):
 
 
 def in_tmux(env: dict, tmp_path: Path, command: str, size=(100, 30)) -> str:
-    """Run `command` in a new tmux session. The variables go on the command line: a tmux server
-    that is already running (another test's) gives new sessions its own environment, not ours."""
+    """Run `command` in a new tmux session, on a new tmux server of its own (`tmux -L`; end it with
+    `close`). Not on the shared default server: a server whose last session has just ended exits,
+    and a `new-session` that reaches it meanwhile fails ("server exited unexpectedly"), which
+    happens when one test ends its session and starts the next, or another test or benchmark on
+    the machine does (often under load, when the server is slow to exit). The variables go on
+    the command line too (a server already running would keep its own environment)."""
     session = f"callassist-setup-{os.getpid()}-{time.monotonic_ns()}"
     names = ("HOME", "CALLASSIST_ALSA_INFILE", "TERM", "XDG_CONFIG_HOME")
     variables = " ".join(f"{name}={shlex.quote(env[name])}" for name in names)
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", str(size[0]), "-y", str(size[1]),
-                    "-c", str(tmp_path), f"env -u ALSA_CONFIG_PATH {variables} {command}; sleep 60"], check=True, env=env)
+    subprocess.run(tmux(session, "new-session", "-d", "-s", session, "-x", str(size[0]), "-y", str(size[1]),
+                    "-c", str(tmp_path), f"env -u ALSA_CONFIG_PATH {variables} {command}; sleep 60"), check=True, env=env)
     return session
+
+
+def close(session: str) -> None:
+    subprocess.run(tmux(session, "kill-server"), capture_output=True)
 
 
 def test_setup_interactively_then_live_uses_the_config(alsa_desk, tmp_path):
@@ -120,7 +133,7 @@ def test_setup_interactively_then_live_uses_the_config(alsa_desk, tmp_path):
         screen = wait_for(session, "坐席 agent: loudest", "config written")
         assert "坐席 agent: loudest -23 dBFS — ok" in screen and "客户 caller: loudest -23 dBFS — ok" in screen
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        close(session)
     settings = load_settings(config)
     assert (settings.call.company, settings.call.agent, settings.live.agent_device) == ("平安", "三零二", "callassist_test")
     assert (settings.live.caller_device, settings.live.caller_channel) == ("", 1)
@@ -129,9 +142,9 @@ def test_setup_interactively_then_live_uses_the_config(alsa_desk, tmp_path):
     try:
         screen = wait_for(session, "等待来电", " ?  帮助")
         assert "占位符" not in screen and "XX" not in screen
-        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
+        subprocess.run(tmux(session, "send-keys", "-t", session, "q"), check=True)
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        close(session)
 
 
 def test_live_offers_setup_and_warns_on_screen_while_placeholders_remain(alsa_desk, tmp_path):
@@ -142,9 +155,9 @@ def test_live_offers_setup_and_warns_on_screen_while_placeholders_remain(alsa_de
         answer(session, "Run setup now? [Y/n]", "n")
         screen = wait_for(session, "等待来电", "⚠ 开头语含占位符 XX/YYY：运行 callassist setup")
         assert " ?  帮助" in screen
-        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
+        subprocess.run(tmux(session, "send-keys", "-t", session, "q"), check=True)
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        close(session)
 
 
 def test_setup_asks_again_until_an_answer_makes_sense(tmp_path, monkeypatch):
