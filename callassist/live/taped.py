@@ -9,7 +9,8 @@ only on the blocks before it. So each channel's recogniser is opened once per ca
 answered to each block is recorded (a tape). A later judgement of the call plays the tape
 back; where it passes the end of the tape, the same recogniser, in the state it was left in,
 decodes on. The recogniser's stream is thus one unbroken stream, as in a replay that never
-seeked, and so is its text: same events, same report.
+seeked, and so is its text: same events, same report. A tape costs 8 bytes a block (160 bytes
+a second of audio, a channel) and the text heard: 2.3 MB for a two-hour stereo call.
 
 Hence the one rule for the session: the judgement being dropped must not end the recogniser's
 stream (`finish` would force a final result that an unbroken decode would not have had), nor
@@ -60,11 +61,6 @@ class TapedRecognition:
         for tape in self._tapes.values():
             tape.detach()
 
-    def decoded_seconds(self, speaker: Speaker) -> float:
-        """Stream time the speaker's recogniser has decoded (the tape's length)."""
-        tape = self._tapes.get(speaker)
-        return 0.0 if tape is None else tape.decoded_frames / tape.rate
-
 
 class _Tape:
     """One channel's recogniser and what it answered to each block fed to it, in order.
@@ -80,7 +76,6 @@ class _Tape:
         self.lock = threading.Lock()
         self.frames = array("q")  # samples in each block decoded
         self.heard: dict[int, tuple[UtteranceHeard, ...]] = {}  # block index -> what it gave (if anything)
-        self.decoded_frames = 0
         self.ending: tuple[UtteranceHeard, ...] | None = None  # what `finish` gave, once the stream has ended
         self.player: _Player | None = None
 
@@ -121,7 +116,6 @@ class _Player:
             if heard:
                 tape.heard[len(tape.frames)] = tuple(heard)
             tape.frames.append(len(samples))
-            tape.decoded_frames += len(samples)
             self.block += 1
             return heard
 
