@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
@@ -277,3 +279,23 @@ class ScriptedChannel:
                 half = replace(u, text=text, end=t, words=())
                 heard.append(UtteranceHeard(t=t, utterance=half, final=False, key=f"{u.speaker}:{self.index}"))
         return heard
+
+
+def one_live_call(session, source: FakeSource, messages: list) -> Path:
+    """Run a live session's call over `source` on a worker thread, as an agent does: the call
+    started before the first sample and ended after the last. The saved report's path."""
+    from callassist.live.messages import CallEnded
+
+    session.start_call()
+    worker = threading.Thread(target=session.run)
+    worker.start()
+    deadline = time.monotonic() + 60
+    while not source.exhausted and time.monotonic() < deadline:
+        time.sleep(0.01)
+    session.end_call()
+    session.stop()
+    worker.join(timeout=60)
+    assert not worker.is_alive()
+    (ended,) = [m for m in messages if isinstance(m, CallEnded)]
+    assert ended.report_path is not None
+    return Path(ended.report_path)

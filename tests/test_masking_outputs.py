@@ -356,16 +356,12 @@ def test_the_config_can_make_masking_the_default(tmp_path, capsys):
 
 @pytest.mark.parametrize("mask", [True, False])
 def test_a_live_session_saves_its_reports_masked(settings, pack, tmp_path, mask):
-    import threading
-    import time
-
     import numpy as np
 
     from callassist.inputs import Utterance
-    from callassist.live.messages import CallEnded
     from callassist.live.session import CallSession, ChannelSource, SessionOptions, Wiring
     from callassist.transcript import read_transcript
-    from fakes import FakeSource, ScriptedRecognition
+    from fakes import FakeSource, ScriptedRecognition, one_live_call
 
     heard = read_transcript(write_call_transcript(tmp_path / "heard.jsonl"))
     headset = "张伟的 AirPods"  # a device named after its owner
@@ -379,20 +375,11 @@ def test_a_live_session_saves_its_reports_masked(settings, pack, tmp_path, mask)
         recognition=ScriptedRecognition([Utterance(u.speaker, u.start, u.end, u.text, u.words) for u in heard], partials=False),
         options=SessionOptions(calls_dir=calls_dir, mask=mask),
     )
-    session.start_call()
-    worker = threading.Thread(target=session.run)
-    worker.start()
-    deadline = time.monotonic() + 60
-    while not source.exhausted and time.monotonic() < deadline:
-        time.sleep(0.01)
-    session.end_call()
-    session.stop()
-    worker.join(timeout=30)
-    (ended,) = [m for m in messages if isinstance(m, CallEnded)]
-    report = json.loads(Path(ended.report_path).read_text(encoding="utf-8"))
+    report_path = one_live_call(session, source, messages)
+    report = json.loads(report_path.read_text(encoding="utf-8"))
     assert len(report["utterances"]) == len(heard)
     assert bool(files_exposed(calls_dir)) is not mask
-    assert ("张伟" in Path(ended.report_path).read_text(encoding="utf-8")) is not mask
+    assert ("张伟" in report_path.read_text(encoding="utf-8")) is not mask
 
 
 def test_a_masked_error_line_names_files_relative_to_the_folders_given(tmp_path):

@@ -4,7 +4,6 @@ audio raise the same events at the same times, with recognition and without."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from pathlib import Path
 
@@ -14,13 +13,13 @@ import soundfile
 
 from callassist.audio.features import AnalyzerSettings
 from callassist.inputs import Utterance
-from callassist.live.messages import CallEnded, Heard, Raised, ReplayFinished, Withdrawn
+from callassist.live.messages import Heard, Raised, ReplayFinished, Withdrawn
 from callassist.live.session import CallSession, ChannelSource, SessionOptions, Wiring
 from callassist.live.sources import FileSource
 from callassist.pipeline import CallPipeline
 from callassist.replay import ReplayRequest, replay
 from callassist.transcript import read_transcript
-from fakes import FakeSource, ScriptedRecognition
+from fakes import FakeSource, ScriptedRecognition, one_live_call
 
 CALLS = Path(__file__).parent / "fixtures" / "calls"
 SAMPLE = Path(__file__).parents[1] / "callassist" / "samples"
@@ -65,19 +64,8 @@ def live_call(name: str, settings, pack, scripted: bool, calls_dir: Path) -> tup
         [source], STEREO, pack, settings, messages.append, recognition=recognition_for(name, scripted),
         options=SessionOptions(calls_dir=calls_dir),
     )
-    session.start_call()
-    worker = threading.Thread(target=session.run)
-    worker.start()
-    deadline = time.monotonic() + 60
-    while not source.exhausted and time.monotonic() < deadline:
-        time.sleep(0.01)
-    session.end_call()
-    session.stop()
-    worker.join(timeout=60)
-    assert not worker.is_alive()
-    (ended,) = [m for m in messages if isinstance(m, CallEnded)]
-    assert ended.report_path is not None
-    return messages, json.loads(Path(ended.report_path).read_text(encoding="utf-8"))
+    report_path = one_live_call(session, source, messages)
+    return messages, json.loads(report_path.read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize("scripted", [False, True], ids=["no-recognition", "scripted-recognition"])
