@@ -17,6 +17,7 @@ import pytest
 
 from callassist.cli import main
 from callassist.settings import load_settings, unset_placeholders
+from terminal import tmux, wait_for
 
 CALLASSIST = Path(sys.executable).with_name("callassist")
 ALSA_DIR = Path(__file__).parent / "alsa"
@@ -54,26 +55,6 @@ def test_setup_writes_where_live_looks_first(tmp_path, monkeypatch, capsys):
 # ---------------------------------------------------------------- interactive, in tmux
 
 
-def tmux(session: str, *args: str) -> list[str]:
-    """A tmux command to `session`, on the tmux server of its own that `in_tmux` started for it."""
-    return ["tmux", "-L", session, *args]
-
-
-def tmux_screen(session: str) -> str:
-    return subprocess.run(tmux(session, "capture-pane", "-p", "-t", session), capture_output=True, text=True).stdout
-
-
-def wait_for(session: str, *needles: str, timeout: float = 90.0) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        screen = tmux_screen(session)
-        if all(needle in screen for needle in needles):
-            return screen
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not on screen after {timeout} s: {needles}\n{screen}")
-        time.sleep(0.2)
-
-
 def answer(session: str, prompt: str, text: str) -> None:
     wait_for(session, prompt)
     subprocess.run(tmux(session, "send-keys", "-t", session, "-l", text), check=True)
@@ -103,12 +84,9 @@ def alsa_desk(tmp_path):
 
 
 def in_tmux(env: dict, tmp_path: Path, command: str, size=(100, 30)) -> str:
-    """Run `command` in a new tmux session, on a new tmux server of its own (`tmux -L`; end it with
-    `close`). Not on the shared default server: a server whose last session has just ended exits,
-    and a `new-session` that reaches it meanwhile fails ("server exited unexpectedly"), which
-    happens when one test ends its session and starts the next, or another test or benchmark on
-    the machine does (often under load, when the server is slow to exit). The variables go on
-    the command line too (a server already running would keep its own environment)."""
+    """Run `command` in a new tmux session, on a new tmux server of its own (`terminal.tmux`; end
+    it with `close`). The variables go on the command line too (a server already running would
+    keep its own environment)."""
     session = f"callassist-setup-{os.getpid()}-{time.monotonic_ns()}"
     names = ("HOME", "CALLASSIST_ALSA_INFILE", "TERM", "XDG_CONFIG_HOME")
     variables = " ".join(f"{name}={shlex.quote(env[name])}" for name in names)
