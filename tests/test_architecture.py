@@ -295,24 +295,10 @@ def command_paths(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ())
     return paths
 
 
-HELP_CHECK = """
-import json, sys
-from callassist.cli import main
-try:
-    main(sys.argv[1:])
-except SystemExit:
-    pass
-sys.stdout.flush()
-print("\\n" + json.dumps(sorted({m.split(".")[0] for m in sys.modules} & set(%r))))
-""" % (HEAVY_FOR_HELP,)
-
-
 @pytest.mark.parametrize("command", command_paths(build_parser()), ids=lambda words: " ".join(words) or "callassist")
 def test_help_does_not_load_heavy_libraries(command):
-    result = subprocess.run([sys.executable, "-c", HELP_CHECK, *command, "--help"],
-                            capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert "usage:" in result.stdout, result.stderr
-    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    shown, loaded = run_loading([*command, "--help"], HEAVY_FOR_HELP)
+    assert "usage:" in shown
     assert not loaded, f"`{' '.join(('callassist', *command, '--help'))}` loads {', '.join(loaded)}: import it inside the command that needs it"
 
 
@@ -331,12 +317,17 @@ print("\\n" + json.dumps(sorted(m for m in sys.modules if any(m == u or m.starts
 """
 
 
-def loaded_by(command: list[str], unwanted: tuple[str, ...]) -> list[str]:
-    """Which of the `unwanted` modules (and their submodules) `callassist COMMAND` loads."""
+def run_loading(command: list[str], unwanted: tuple[str, ...]) -> tuple[str, list[str]]:
+    """What `callassist COMMAND` prints, and which of the `unwanted` modules (and their
+    submodules) it loads."""
     result = subprocess.run([sys.executable, "-c", LOADED_CHECK, json.dumps(unwanted), *command],
                             capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode in (0, 1), result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return result.stdout, json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def loaded_by(command: list[str], unwanted: tuple[str, ...]) -> list[str]:
+    return run_loading(command, unwanted)[1]
 
 
 def test_an_acoustic_replay_loads_only_what_it_uses():

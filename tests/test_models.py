@@ -6,7 +6,6 @@ import argparse
 import hashlib
 import io
 import ipaddress
-import os
 import random
 import shutil
 import socket
@@ -183,25 +182,12 @@ def models_args(*argv: str) -> argparse.Namespace:
 
 
 def copy_of_ko_model_with_truncated_am(destination: Path, keep_bytes: int) -> Path:
-    """A copy of the Korean model whose am/final.mdl holds only its first `keep_bytes`.
-
-    The other large files (graph, ivector) are linked, or copied where links are not allowed.
-    """
-    destination.mkdir()
-    for source in sorted(KO_MODEL.rglob("*")):
-        target = destination / source.relative_to(KO_MODEL)
-        if source.is_dir():
-            target.mkdir(parents=True, exist_ok=True)
-        elif source.relative_to(KO_MODEL).as_posix() == "am/final.mdl":
-            with source.open("rb") as original:
-                target.write_bytes(original.read(keep_bytes))
-        elif source.stat().st_size < 1_000_000:
-            shutil.copy2(source, target)
-        else:
-            try:
-                os.symlink(source, target)
-            except OSError:
-                shutil.copy2(source, target)
+    """A linked copy of the Korean model whose am/final.mdl holds only its first `keep_bytes`."""
+    linked_copy(KO_MODEL, destination)
+    model = destination / "am" / "final.mdl"
+    model.unlink()  # a link to the original (or a copy): replaced, the original is not touched
+    with (KO_MODEL / "am" / "final.mdl").open("rb") as original:
+        model.write_bytes(original.read(keep_bytes))
     return destination
 
 
