@@ -132,6 +132,18 @@ def test_a_verdict_for_an_event_the_report_lacks_is_refused(server, batch_out):
     assert not (batch_out / "calls" / "angry_promise.labels.json").exists()
 
 
+def test_review_refuses_recordings_that_are_not_a_folder(batch_out, tmp_path):
+    missing = tmp_path / "no-such-folder"
+    result = subprocess.run(
+        [sys.executable, "-m", "callassist", "review", str(batch_out), "--recordings", str(missing), "--port", "0"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"callassist: error: --recordings {missing}: is not a folder; give a folder that was given to the batch"
+    )
+
+
 def test_review_refuses_a_folder_that_is_not_a_batch_output(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "callassist", "review", str(tmp_path), "--port", "0"],

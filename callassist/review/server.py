@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from callassist.errors import InputFileError
+from callassist.errors import CallassistError, InputFileError
 from callassist.reporting.masking import find_masked_file
 from callassist.review.labels import VERDICTS, labels_path, read_verdicts, save_verdict
 
@@ -57,6 +57,9 @@ class ReviewSite:
         self.calls = self.out / "calls"
         if not self.calls.is_dir():
             raise InputFileError.at(out, "has no calls/ folder: give the --out folder of a `callassist batch` run")
+        for folder in recordings:
+            if not folder.is_dir():
+                raise CallassistError(f"--recordings {folder}: is not a folder; give a folder that was given to the batch")
 
     def inside(self, relative: str) -> Path:
         """The file `relative` names inside the output folder; refused when it lies outside."""
