@@ -160,7 +160,8 @@ def decode_live(model_dir: Path, samples: np.ndarray) -> dict:
     pipeline's CPU time. Runs against earlier trees too: it uses only
     what their pipelines have as well."""
     from callassist.live.messages import Heard
-    from callassist.pipeline import CallPipeline, VoskRecognition
+    from callassist.pipeline import CallPipeline
+    from callassist.recognition import VoskRecognition
     from callassist.recognition import open_speech_model
     from callassist.scriptpack import load_pack
     from callassist.settings import load_settings
@@ -323,7 +324,7 @@ def score_calls(model_dir: Path, calls: list[Path], earlier_call: Path | None = 
     settings, pack = load_settings(None), load_pack([], {})
     speech_model = open_speech_model(model_dir, interactive=False)
     try:  # since the call pipeline, replay takes the model wrapped as the pipeline's recognition
-        from callassist.pipeline import VoskRecognition
+        from callassist.recognition import VoskRecognition
 
         speech_model = VoskRecognition(speech_model)
     except ImportError:

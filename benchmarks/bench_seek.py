@@ -52,7 +52,7 @@ def measure(audio: Path, model_dir: Path, minute: float) -> dict:
     from callassist.live.session import CallSession, ChannelSource, SessionOptions, Wiring
     from callassist.live.sources import FileSource
     from callassist.models import load_model
-    from callassist.pipeline import VoskRecognition
+    from callassist.recognition import VoskRecognition
     from callassist.recognition import SpeechModel, model_sample_rate
     from callassist.scriptpack import load_pack
     from callassist.settings import load_settings

@@ -1,3 +1,3 @@
-from callassist.cli import main
+from callassist.cli import run
 
-raise SystemExit(main())
+run()

@@ -410,7 +410,7 @@ class CallScorer:
             return CallOutcome(job.report_name, error=f"{job.source}: unexpected {type(error).__name__}: {error}")
 
     def _score(self, job: CallJob) -> CallOutcome:
-        from callassist.pipeline import VoskRecognition
+        from callassist.recognition import VoskRecognition
         from callassist.replay import ReplayRequest, replay
         from callassist.reporting.html import call_report_html
         from callassist.atomic import write_json_atomically, write_text_atomically

@@ -28,7 +28,7 @@ import math
 import queue
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -49,7 +49,6 @@ from callassist.inputs import (
     Utterance,
     UtteranceHeard,
 )
-from callassist.recognition import RecognizerSettings, SpeechModel
 from callassist.reporting.report import CallReport, CallSource, Deduction, build_report, checklist
 from callassist.scriptpack import ScriptPack
 from callassist.settings import Settings
@@ -91,21 +90,6 @@ class Recognition(Protocol):
         ...
 
     def open_channel(self, speaker: Speaker, input_rate: int) -> ChannelRecognition: ...
-
-
-@dataclass(frozen=True)
-class VoskRecognition:
-    """A loaded Vosk model as the pipeline's recognition."""
-
-    model: SpeechModel
-    settings: RecognizerSettings = RecognizerSettings()
-
-    @property
-    def name(self) -> str:
-        return f"vosk:{self.model.name}"
-
-    def open_channel(self, speaker: Speaker, input_rate: int) -> ChannelRecognition:
-        return self.model.recognizer(speaker, input_rate, self.settings)  # kept warm from call to call
 
 
 class _RecognitionThread(threading.Thread):

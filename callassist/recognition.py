@@ -41,12 +41,16 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import _webrtcvad
 import numpy as np
 
 from callassist.audio.features import AnalyzerSettings
 from callassist.inputs import Speaker, Utterance, UtteranceHeard, Word
+
+if TYPE_CHECKING:
+    from callassist.pipeline import ChannelRecognition
 
 DEFAULT_MODEL_RATE = 16000
 # A warm Vosk recogniser counts time from its creation, in single precision: after an hour of
@@ -425,6 +429,21 @@ class SpeechModel:
             recognizer.settings = settings  # before the reset: the new stream's gate follows it
             recognizer.reset(input_rate)
         return recognizer
+
+
+@dataclass(frozen=True)
+class VoskRecognition:
+    """A loaded Vosk model as the call pipeline's `Recognition`."""
+
+    model: SpeechModel
+    settings: RecognizerSettings = RecognizerSettings()
+
+    @property
+    def name(self) -> str:
+        return f"vosk:{self.model.name}"
+
+    def open_channel(self, speaker: Speaker, input_rate: int) -> ChannelRecognition:
+        return self.model.recognizer(speaker, input_rate, self.settings)  # kept warm from call to call
 
 
 def open_speech_model(explicit: Path | None, interactive: bool) -> SpeechModel:

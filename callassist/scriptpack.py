@@ -6,11 +6,10 @@ adds its own TOML files, whose entries extend the standard one or override it by
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
@@ -684,9 +683,9 @@ def _cross_check(entries: dict[str, dict[str, _Entry]]) -> list[PackProblem]:
         assert entry.refers_to is not None
         name, line = entry.refers_to
         if name not in situations:
-            close = difflib.get_close_matches(name, situations, n=1)
+            close = _closest(name, situations)
             message = f"no situation {name!r} is defined"
-            message += f" (did you mean {close[0]!r}?)" if close else ""
+            message += f" (did you mean {close!r}?)" if close else ""
             problems.append(PackProblem(entry.source.path, line, "situation", message))
     for entry in entries["phrase_set"].values():
         if entry.id in STANDARD_LINES:
@@ -701,9 +700,9 @@ def _cross_check(entries: dict[str, dict[str, _Entry]]) -> list[PackProblem]:
                 continue
             known = [*entries["phrase_set"], *STANDARD_LINES] if table == "phrases" else list(entries[table])
             if name not in known:
-                close = difflib.get_close_matches(name, known, n=1)
+                close = _closest(name, known)
                 what = "phrase_set" if table == "phrases" else table
-                message = f"no {what} {name!r} is defined" + (f" (did you mean {close[0]!r}?)" if close else "")
+                message = f"no {what} {name!r} is defined" + (f" (did you mean {close!r}?)" if close else "")
                 problems.append(PackProblem(entry.source.path, line, what, message))
     capturing = {
         entry.value.situation
@@ -718,12 +717,21 @@ def _cross_check(entries: dict[str, dict[str, _Entry]]) -> list[PackProblem]:
     return problems
 
 
+def _closest(name: str, known: Iterable[str]) -> str | None:
+    """The known name most like a mistyped one, if any is alike (difflib is loaded only when a
+    pack has such a problem)."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return close[0] if close else None
+
+
 def _situation_lines_problem(name: str, situations: dict[str, _Entry]) -> str | None:
     """What is wrong with "@NAME.say" in a rule, if anything."""
     entry = situations.get(name)
     if entry is None:
-        close = difflib.get_close_matches(name, situations, n=1)
-        return f"no situation {name!r} is defined" + (f" (did you mean '{close[0]}{SITUATION_LINES}'?)" if close else "")
+        close = _closest(name, situations)
+        return f"no situation {name!r} is defined" + (f" (did you mean '{close}{SITUATION_LINES}'?)" if close else "")
     assert isinstance(entry.value, Situation)
     if not spoken_lines(entry.value):
         return f"situation {name!r} has no line to say (its steps are stage directions or it has only advice)"

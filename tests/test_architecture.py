@@ -24,6 +24,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+import soundfile
 
 import callassist
 from callassist.cli import build_parser
@@ -331,11 +332,13 @@ def loaded_by(command: list[str], unwanted: tuple[str, ...]) -> list[str]:
 
 
 def test_an_acoustic_replay_loads_only_what_it_uses():
-    """`replay CALL --asr none` of a 16 kHz call: no recognition, no text matching, no
-    resampling, no report rendering, no worker processes, and no importlib.resources (with the
-    zipfile module it brings)."""
+    """`replay CALL --asr none` of a 16 kHz, 16-bit WAV call: no recognition, no text matching, no
+    resampling, no libsndfile (plain 16-bit PCM is read directly), no report rendering, no worker
+    processes, and no importlib.resources (with the zipfile module it brings)."""
     call = ROOT / "tests" / "fixtures" / "calls" / "normal.wav"
+    assert soundfile.info(str(call)).subtype == "PCM_16"
     unwanted = (*HEAVY_FOR_HELP, "rapidfuzz", "soxr", "importlib.resources", "zipfile", "multiprocessing",
+                "soundfile", "cffi", "difflib", "callassist.recognition",
                 "callassist.reporting.html", "callassist.batch", "callassist.live")
     assert loaded_by(["replay", str(call), "--asr", "none", "--headless"], unwanted) == []
 

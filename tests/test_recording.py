@@ -186,7 +186,11 @@ def test_wav_header_read_without_libsndfile(tmp_path):
     path = tmp_path / "call.wav"
     path.write_bytes(b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks)
     header = read_wav_header(path)
-    assert header == WavHeader(sample_rate=8000, channels=3, bytes_per_frame=3, data_offset=12 + 14 + 8 + len(fmt) + 8, data_size=768)
+    assert header == WavHeader(
+        sample_rate=8000, channels=3, bytes_per_frame=3, data_offset=12 + 14 + 8 + len(fmt) + 8, data_size=768,
+        format_tag=7, bits_per_sample=8,
+    )
+    assert not header.is_plain_pcm16
     assert path.read_bytes()[header.data_offset :] == samples
     info = soundfile.info(str(path))  # libsndfile reads the same file the same way
     assert (info.samplerate, info.channels, info.frames) == (8000, 3, 256)
@@ -200,3 +204,54 @@ def test_wav_header_of_other_files(tmp_path):
     no_data = tmp_path / "no_data.wav"
     no_data.write_bytes(b"RIFF\x04\x00\x00\x00WAVE")
     assert read_wav_header(no_data) == WavHeader(None, None, None, None, None)
+
+
+def pcm16_wav(path: Path, samples: np.ndarray, rate: int, before: bytes = b"", after: bytes = b"") -> Path:
+    """A 16-bit PCM WAV file written byte by byte, with extra chunks before `fmt ` and after the data."""
+    channels = samples.shape[1]
+    fmt = struct.pack("<HHIIHH", 1, channels, rate, rate * 2 * channels, 2 * channels, 16)
+    data = samples.astype("<i2").tobytes()
+    chunks = before + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data + after
+    path.write_bytes(b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks)
+    return path
+
+
+@pytest.mark.parametrize("channels, rate", [(1, 8000), (2, 16000), (3, 44100)])
+def test_plain_16_bit_wav_is_read_as_libsndfile_reads_it(tmp_path, channels, rate):
+    """Plain 16-bit PCM is read without libsndfile: the same properties, and the same samples in
+    the same blocks as libsndfile gives, full scale included; chunks around the data are skipped."""
+    rng = np.random.default_rng(channels)
+    samples = rng.integers(-32768, 32768, (rate * 3 + 17, channels))
+    samples[:2] = [[-32768] * channels, [32767] * channels]
+    info_chunk = b"LIST" + struct.pack("<I", 5) + b"INFOx\0"
+    path = pcm16_wav(tmp_path / "call.wav", samples, rate, before=info_chunk, after=info_chunk)
+    recording = open_recording(path)
+    assert recording.pcm16_offset is not None  # read here, not by libsndfile
+    info = soundfile.info(str(path))
+    assert (recording.sample_rate, recording.channels, recording.frames, recording.format, recording.subtype) == (
+        info.samplerate, info.channels, info.frames, info.format, info.subtype)
+    for seconds in (0.05, 1.0, 2.7):
+        blocksize = round(seconds * rate)
+        expected = list(soundfile.blocks(str(path), blocksize=blocksize, dtype="float32", always_2d=True))
+        ours = list(recording.blocks(seconds))
+        assert [block.shape for block in ours] == [block.shape for block in expected]
+        assert all(block.dtype == np.float32 and np.array_equal(block, want) for block, want in zip(ours, expected))
+    assert np.array_equal(np.concatenate(list(recording.blocks(1.0)))[:2], [[-1.0] * channels, [32767 / 32768] * channels])
+
+
+@pytest.mark.parametrize("subtype", ["PCM_24", "FLOAT", "ULAW", "PCM_U8"])
+def test_other_wav_encodings_go_through_libsndfile(tmp_path, subtype):
+    recording = open_recording(write(tmp_path / "call.wav", stereo_tone(0.5, 8000), 8000, subtype=subtype))
+    assert recording.pcm16_offset is None
+    assert recording.subtype == subtype
+
+
+def test_plain_16_bit_wav_cut_short_after_it_was_opened(tmp_path):
+    path = pcm16_wav(tmp_path / "call.wav", np.zeros((16000 * 4, 2)), 16000)
+    recording = open_recording(path)
+    path.write_bytes(path.read_bytes()[: 44 + 16000 * 4 * 5 // 2])  # 2.5 s of the 4 s
+    with pytest.raises(InputFileError) as caught:
+        for _ in recording.blocks(1.0):
+            pass
+    message = assert_one_line_naming(caught.value, path)
+    assert "promises 4.0 s" in message and "only 2.5 s" in message

@@ -188,7 +188,7 @@ def test_with_vosk_seeking_back_decodes_once_and_reports_as_an_unbroken_replay(k
     the seek, and goes on from its state where decoding stopped, so its text, and the report,
     are the unbroken replay's to the word."""
     from callassist.models import load_model
-    from callassist.pipeline import VoskRecognition
+    from callassist.recognition import VoskRecognition
     from callassist.recognition import SpeechModel, model_sample_rate
 
     audio = CALLS / "cantonese.wav"

@@ -86,7 +86,8 @@ def test_8khz_telephony_is_upsampled_and_timed_like_16khz(model):
 
 def test_two_channels_on_two_threads_share_one_model(speech_model, settings, pack):
     """The call pipeline's way: each channel's recogniser on its own thread, one loaded model."""
-    from callassist.pipeline import CallPipeline, VoskRecognition
+    from callassist.pipeline import CallPipeline
+    from callassist.recognition import VoskRecognition
 
     samples, rate = soundfile.read(KO / "stereo16k.wav", dtype="float32")
     pipeline = CallPipeline(pack, settings, {"agent": rate, "caller": rate}, recognition=VoskRecognition(speech_model))
@@ -183,7 +184,7 @@ def test_same_text_in_a_fresh_process(ko_model, tmp_path):
 def test_same_report_for_a_call_scored_twice_and_after_another(speech_model, settings, pack):
     """What QA sees: a call's report does not change when it is scored again, nor when the
     worker scored another call in between (warm recognisers, one per speaker)."""
-    from callassist.pipeline import VoskRecognition
+    from callassist.recognition import VoskRecognition
     from callassist.replay import ReplayRequest, replay
 
     call = ReplayRequest(audio=KO / "stereo16k.wav")
