@@ -1,6 +1,7 @@
 """Seeking back 5 s at minute N of a replay on screen with Vosk: how long the screen waits for
 the jump, this checkout against the commit before a replay kept its recognition (the call was
-re-judged from 0 with every second before the playhead decoded again).
+re-judged from 0 with every second before the playhead decoded again); `--baseline 67eb87f`:
+against the commit before it kept its audio analysis too (analysed again from 0).
 
     python benchmarks/bench_seek.py [--minutes 1 3] [--model DIR] [--baseline REV]
 
@@ -52,10 +53,14 @@ def measure(audio: Path, model_dir: Path, minute: float) -> dict:
     from callassist.live.session import CallSession, ChannelSource, SessionOptions, Wiring
     from callassist.live.sources import FileSource
     from callassist.models import load_model
-    from callassist.recognition import VoskRecognition
     from callassist.recognition import SpeechModel, model_sample_rate
     from callassist.scriptpack import load_pack
     from callassist.settings import load_settings
+
+    try:
+        from callassist.recognition import VoskRecognition
+    except ImportError:  # earlier trees have it in the pipeline module
+        from callassist.pipeline import VoskRecognition  # type: ignore[attr-defined,no-redef]
 
     model = SpeechModel(model_dir, load_model(model_dir), model_sample_rate(model_dir))
     pressed: dict[str, float] = {}

@@ -187,8 +187,7 @@ def run_replay(args: argparse.Namespace, request: ReplayRequest) -> int:
     pack = effective_pack(settings, args.scripts)
     recognition = None
     if request.audio is not None and request.transcript is None and getattr(args, "asr", "none") == "vosk":
-        from callassist.recognition import VoskRecognition
-        from callassist.recognition import open_speech_model
+        from callassist.recognition import VoskRecognition, open_speech_model
 
         open_recording(request.audio)  # a bad file is reported before a model is looked for
         recognition = VoskRecognition(open_speech_model(args.model, interactive=sys.stdin.isatty()))
@@ -246,8 +245,7 @@ def run_live(args: argparse.Namespace) -> int:
     pack = effective_pack(settings, args.scripts)
     recognition = None
     if args.asr == "vosk":
-        from callassist.recognition import VoskRecognition
-        from callassist.recognition import open_speech_model
+        from callassist.recognition import VoskRecognition, open_speech_model
 
         recognition = VoskRecognition(open_speech_model(args.model, interactive=sys.stdin.isatty()))
     from callassist.ui.run import live_app
@@ -357,8 +355,7 @@ def check_writable_file(path: Path, option: str, force: bool = True) -> None:
 
 def run_transcribe(args: argparse.Namespace) -> int:
     from callassist.audio.recording import open_recording
-    from callassist.recognition import VoskRecognition
-    from callassist.recognition import open_speech_model
+    from callassist.recognition import VoskRecognition, open_speech_model
     from callassist.replay import ReplayRequest, transcribe
     from callassist.settings import effective_pack, load_settings
     from callassist.transcript import write_transcript

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from callassist.audio.features import ChannelAnalyzer
+from callassist.audio.features import AnalyzerSettings, ChannelAnalyzer
 from callassist.detectors import DETECTORS, Detector
 from callassist.detectors.base import Countdown
 from callassist.engine import Engine
@@ -92,6 +92,32 @@ class Recognition(Protocol):
     def open_channel(self, speaker: Speaker, input_rate: int) -> ChannelRecognition: ...
 
 
+class ChannelAnalysis(Protocol):
+    """One channel's audio analysis, as `ChannelAnalyzer` does it (used from the pipeline's thread)."""
+
+    settings: AnalyzerSettings
+
+    @property
+    def settled_until(self) -> float:
+        """Stream time before which every output has been given (`ChannelAnalyzer.settled_until`)."""
+        ...
+
+    @property
+    def hearing(self) -> bool:
+        """The speech-confirmation model is hearing a stretch."""
+        ...
+
+    def feed(self, samples: np.ndarray) -> list[EngineInput]: ...
+
+    def flush(self) -> list[EngineInput]: ...
+
+    def reserve_model(self) -> None: ...
+
+
+Analysis = Callable[[Speaker, int], ChannelAnalysis]
+"""Opens a channel's analysis (speaker, sample rate); by default a new `ChannelAnalyzer`."""
+
+
 class _RecognitionThread(threading.Thread):
     """Runs one channel's recogniser. Blocks in through a bounded queue (None ends the stream);
     out come (samples processed so far, text) pairs, so the pipeline knows how far text is known.
@@ -122,10 +148,14 @@ class _RecognitionThread(threading.Thread):
 class _Channel:
     """One speaker's audio: analyser, recogniser thread, and how far each has got."""
 
-    def __init__(self, speaker: Speaker, rate: int, recognition: Recognition | None, live: bool) -> None:
+    def __init__(
+        self, speaker: Speaker, rate: int, recognition: Recognition | None, live: bool, analysis: Analysis | None
+    ) -> None:
         self.speaker = speaker
         self.rate = rate
-        self.analyzer = ChannelAnalyzer(speaker, rate, live=live)
+        self.analyzer: ChannelAnalysis = (
+            analysis(speaker, rate) if analysis is not None else ChannelAnalyzer(speaker, rate, live=live)
+        )
         self.fed_frames = 0
         self.missing = False
         self.thread: _RecognitionThread | None = None
@@ -192,19 +222,24 @@ class CallPipeline:
         listener: Callable[[SessionMessage], None] | None = None,
         detectors: Sequence[type[Detector]] = DETECTORS,
         live: bool = False,
+        analysis: Analysis | None = None,
     ) -> None:
         """`channels`: the sample rate of each speaker's audio (none: a transcript-only call).
         `transcript`: text known in advance, heard as each utterance ends; with
         `transcript_activity` it also says who speaks when (no audio to tell). `live`: audio
         comes in real time and a screen waits for the judgement, so what the analysis needs is
-        loaded before the first words, and it decides as soon as it can (`ChannelAnalyzer`)."""
+        loaded before the first words, and it decides as soon as it can (`ChannelAnalyzer`).
+        `analysis`: opens each channel's analysis instead of a new `ChannelAnalyzer` (a replay's,
+        kept from one judgement to the next: `live.taped`)."""
         self.engine = Engine(
             pack, settings,
             caller_audio="caller" in channels or not channels if caller_audio is None else caller_audio,
             has_text=recognition is not None or transcript is not None,
             detectors=detectors,
         )
-        self.channels = {speaker: _Channel(speaker, rate, recognition, live) for speaker, rate in channels.items()}
+        self.channels = {
+            speaker: _Channel(speaker, rate, recognition, live, analysis) for speaker, rate in channels.items()
+        }
         if live:
             for channel in self.channels.values():
                 channel.analyzer.reserve_model()

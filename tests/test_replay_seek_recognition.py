@@ -1,7 +1,7 @@
-"""Seeking back in a replay does not decode again what was decoded: the recogniser's results are
-kept (`callassist.live.taped`) and played back, and the call is judged exactly as a replay that
-never seeked: the unbroken replay's events and report are the reference, and they are checked
-against the scene's expected events."""
+"""Seeking back in a replay does not decode or analyse again what was decoded and analysed: the
+recogniser's results and the analyser's are kept (`callassist.live.taped`) and played back, and
+the call is judged exactly as a replay that never seeked: the unbroken replay's events and
+report are the reference, and they are checked against the scene's expected events."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import soundfile
 
+from callassist.audio.features import ChannelAnalyzer
 from callassist.inputs import Speaker, UtteranceHeard
 from callassist.live.messages import CallEnded, Jumped, ReplayFinished, Tick
 from callassist.live.session import CallSession, ChannelSource, SessionOptions, Wiring
@@ -162,7 +163,17 @@ CASES = [
 
 
 @pytest.mark.parametrize(("name", "at", "seeks"), CASES, ids=[f"{c[0]}-{'_'.join(map(str, c[2]))}" for c in CASES])
-def test_seeking_back_decodes_no_audio_twice_and_judges_as_an_unbroken_replay(name, at, seeks, tmp_path, settings, pack):
+def test_seeking_back_decodes_no_audio_twice_and_judges_as_an_unbroken_replay(
+    name, at, seeks, tmp_path, settings, pack, monkeypatch
+):
+    analysed: Counter[Speaker] = Counter()
+
+    class CountingAnalyzer(ChannelAnalyzer):
+        def feed(self, samples: np.ndarray) -> list:
+            analysed[self.speaker] += len(samples)
+            return super().feed(samples)
+
+    monkeypatch.setattr("callassist.live.taped.ChannelAnalyzer", CountingAnalyzer)
     audio = CALLS / f"{name}.wav"
     frames = soundfile.info(audio).frames
     transcript = read_transcript(CALLS / f"{name}.jsonl")
@@ -174,11 +185,13 @@ def test_seeking_back_decodes_no_audio_twice_and_judges_as_an_unbroken_replay(na
     assert match_events(situations, expected) == [], "the reference is the scene's truth"
 
     counting = CountingRecognition(ScriptedRecognition(transcript, delay=0.001))
+    analysed.clear()
     messages, report = replay_on_screen(audio, counting, tmp_path / "seeked", settings, pack, at, seeks)
     jumps = [m for m in messages if isinstance(m, Jumped)]
     assert len(jumps) == len(seeks) and any(j.restart for j in jumps)
     assert counting.opened == {"agent": 1, "caller": 1}
     assert counting.decoded == {"agent": frames, "caller": frames}, "every sample decoded once, none twice"
+    assert analysed == {"agent": frames, "caller": frames}, "and analysed once"
     assert events(report) == events(reference)
     assert report == reference
 
@@ -188,8 +201,7 @@ def test_with_vosk_seeking_back_decodes_once_and_reports_as_an_unbroken_replay(k
     the seek, and goes on from its state where decoding stopped, so its text, and the report,
     are the unbroken replay's to the word."""
     from callassist.models import load_model
-    from callassist.recognition import VoskRecognition
-    from callassist.recognition import SpeechModel, model_sample_rate
+    from callassist.recognition import SpeechModel, VoskRecognition, model_sample_rate
 
     audio = CALLS / "cantonese.wav"
     frames = soundfile.info(audio).frames

@@ -48,7 +48,7 @@ from callassist.live.messages import (
     WorkerFailed,
 )
 from callassist.live.sources import AudioBlock, AudioSource
-from callassist.live.taped import TapedRecognition
+from callassist.live.taped import TapedAnalysis, TapedRecognition
 from callassist.pipeline import CallPipeline, Recognition
 from callassist.reporting.report import CallSource
 from callassist.scriptpack import ScriptPack
@@ -171,6 +171,7 @@ class CallInProgress:
             caller_audio=session.wiring.caller is not None,
             listener=session.tell,
             live=True,
+            analysis=session.taped_analysis.open_channel if session.taped_analysis is not None else None,
         )
         self.name = name  # file name (no suffix) of its report and recording
         self.recorder: StereoRecorder | None = None
@@ -201,6 +202,7 @@ class CallSession:
         # A replay is one call, judged again from its start whenever it seeks back: its
         # recognition is kept, so that judging the same audio again does not decode it again.
         self.taped = TapedRecognition(recognition) if options.replay and recognition is not None else None
+        self.taped_analysis = TapedAnalysis(live=True) if options.replay else None  # likewise its audio analysis
         self.call_recognition: Recognition | None = self.taped or recognition
         self.transcript = transcript
         self.options = options
@@ -347,8 +349,9 @@ class CallSession:
     def _seek(self, delta: float) -> None:
         """Replay: move the playhead, not the judgement. The call stays judged from its start:
         forward, the audio skipped is judged silently; back, the call is judged again from 0
-        up to the new position, with the text recognised so far played back, not decoded again
-        (`TapedRecognition`). The screen is then shown what was known there."""
+        up to the new position, with the text recognised and the audio analysed so far played
+        back, not decoded or analysed again (`live.taped`). The screen is then shown what was
+        known there."""
         source: Any = self.sources[0]
         call = self.call
         assert call is not None
@@ -358,6 +361,8 @@ class CallSession:
             keys = [k for k in call.keys if k.t <= target]
             if self.taped is not None:
                 self.taped.rewind()  # its recognisers' streams go on in the next judgement: not ended
+            if self.taped_analysis is not None:
+                self.taped_analysis.rewind()  # and its analysers' (not flushed)
             call.pipeline.listener = None
             call.pipeline.finish()  # stops its recogniser threads; its judgement is dropped
             self._start_call(announce=False)
