@@ -20,7 +20,8 @@ feed, the samples fed so far, the outputs given so far and the analyser's `settl
 judgement fed to a point between two of those gets what was given by the earlier one, and that
 one's bound: its judging may stop up to a block short of where an analyser fed exactly so far
 would let it, and goes on at the next feed; the inputs the engine gets, and their order, are
-the same.
+the same. Its outputs are mostly a level frame a channel every 0.1 s: 4.7 MB for 10.5 minutes
+of stereo audio (about 54 MB for two hours).
 
 Hence the one rule for the session: the judgement being dropped must not end the recogniser's
 stream (`finish` would force a final result that an unbroken decode would not have had), nor
