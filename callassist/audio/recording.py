@@ -2,7 +2,7 @@
 
 Plain 16-bit PCM WAV files, what most call recorders write, are checked and read here from the
 header and the bytes; everything else (companded or float WAV, RF64, FLAC, OGG) goes through
-libsndfile. Loading libsndfile (through cffi) costs about a tenth of a 1-minute replay's start.
+libsndfile. Loading libsndfile (through cffi) took 11-17 ms of a 1-minute replay's 0.35 s.
 """
 
 from __future__ import annotations
