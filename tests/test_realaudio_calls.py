@@ -98,3 +98,32 @@ def test_chunk_size_does_not_change_events_on_real_audio(calls, name, settings, 
 
     reference = events(2.0)
     assert events(0.02) == reference
+
+
+@pytest.mark.parametrize("rate", RATES)
+@pytest.mark.parametrize("name", ["cafe_15db", "backchannel"])
+def test_a_replay_judged_again_from_the_tape_gets_the_unbroken_analysis_on_real_audio(calls, name, rate):
+    """Seeking back replays the analyser's kept outputs (`live.taped.TapedAnalysis`): on real
+    voices and noise, at 16 kHz and as 8 kHz mu-law, a judgement from the start that passes the
+    tape's end in other blocks gives what one analyser fed the whole call gives."""
+    import numpy as np
+    import soundfile
+
+    from callassist.audio.features import ChannelAnalyzer
+    from callassist.live.taped import TapedAnalysis
+
+    audio, sample_rate = soundfile.read(calls / f"{name}_{rate}.wav", dtype="float32")
+    screen_block = round(0.05 * sample_rate)
+    for column, speaker in enumerate(("agent", "caller")):
+        samples = np.ascontiguousarray(audio[:, column])
+        whole = ChannelAnalyzer(speaker, sample_rate, live=True)
+        reference = [o for at in range(0, len(samples), screen_block) for o in whole.feed(samples[at : at + screen_block])]
+        reference += whole.flush()
+        taped = TapedAnalysis(live=True)
+        first = taped.open_channel(speaker, sample_rate)
+        for at in range(0, len(samples) // 2, screen_block):
+            first.feed(samples[at : min(at + screen_block, len(samples) // 2)])
+        taped.rewind()
+        again = taped.open_channel(speaker, sample_rate)
+        given = [o for at in range(0, len(samples), sample_rate) for o in again.feed(samples[at : at + sample_rate])]
+        assert given + again.flush() == reference, speaker

@@ -255,3 +255,13 @@ def test_plain_16_bit_wav_cut_short_after_it_was_opened(tmp_path):
             pass
     message = assert_one_line_naming(caught.value, path)
     assert "promises 4.0 s" in message and "only 2.5 s" in message
+
+
+def test_plain_16_bit_wav_gone_before_it_is_read(tmp_path):
+    path = pcm16_wav(tmp_path / "call.wav", np.zeros((16000, 2)), 16000)
+    recording = open_recording(path)
+    path.unlink()
+    with pytest.raises(InputFileError) as caught:
+        list(recording.blocks(1.0))
+    message = assert_one_line_naming(caught.value, path)
+    assert "cannot be read after 0.0 s" in message and "check that the file is still there" in message
